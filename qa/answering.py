@@ -1,0 +1,86 @@
+"""From retrieved passages and reader output to one answer with citations, or an abstention."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from eval.metrics import normalise_vi
+from index.segment import sentence_spans
+from qa.reader import ReadResult
+from viqa.types import Chunk, Citation, Document, Hit
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An answer span in one passage; ``margin`` is its reader score over that passage's no-answer score."""
+
+    hit: Hit
+    start: int  # offsets in hit.chunk.clean
+    end: int
+    margin: float
+    score: float  # margin plus the retrieval bonus: what candidates are ranked by
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.clean[self.start : self.end]
+
+
+def confidence(margin: float, threshold: float, scale: float) -> float:
+    """A probability-like confidence from the reader margin: 0.5 at the abstention threshold."""
+    if margin == -math.inf:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-(margin - threshold) / scale))
+
+
+def rank_candidates(hits: list[Hit], results: list[ReadResult], retrieval_weight: float) -> list[Candidate]:
+    """Every span of every passage, best first by reader margin + ``retrieval_weight`` * fused retrieval score."""
+    candidates = []
+    for hit, result in zip(hits, results, strict=True):
+        for span in result.spans:
+            margin = span.score - result.null_score
+            candidates.append(Candidate(hit, span.start, span.end, margin, margin + retrieval_weight * hit.score))
+    return sorted(candidates, key=lambda c: -c.score)
+
+
+def same_answer(candidates: list[Candidate], best: Candidate) -> list[Candidate]:
+    """The best candidate first, then the other passages that found the same answer text (one per passage)."""
+    key, seen, out = normalise_vi(best.text), {best.hit.chunk.chunk_id}, [best]
+    for c in candidates:
+        if c.hit.chunk.chunk_id not in seen and normalise_vi(c.text) == key:
+            seen.add(c.hit.chunk.chunk_id)
+            out.append(c)
+    return out
+
+
+def _contiguous_run(chunk: Chunk, text: str, lo: int, hi: int, start: int, end: int) -> tuple[int, int]:
+    """Shrink clean range [lo, hi) around [start, end) so it never spans a paragraph break of the original
+    (a page break with footnotes in between): the quote stays one highlightable run of the source."""
+
+    def joined(i: int) -> bool:  # clean chars i-1 and i are not separated by a blank line in the original
+        return "\n\n" not in text[chunk.clean_end[i - 1] : chunk.clean_start[i]]
+
+    a, b = start, end
+    while a > lo and joined(a):
+        a -= 1
+    while b < hi and joined(b):
+        b += 1
+    return a, b
+
+
+def citation_for(chunk: Chunk, doc: Document, start: int, end: int) -> Citation:
+    """Cite clean span [start, end) of ``chunk``: exact answer offsets, and the sentence around it as the quote."""
+    char_start, char_end = chunk.original_span(start, end)
+    lo, hi = next(((s, e) for s, e in sentence_spans(chunk.clean) if s <= start and end <= e), (0, len(chunk.clean)))
+    lo, hi = _contiguous_run(chunk, doc.text, lo, hi, start, end)
+    quote_start, quote_end = chunk.original_span(lo, hi)
+    return Citation(
+        doc_id=chunk.doc_id,
+        title=doc.title,
+        passage_id=chunk.chunk_id,
+        char_start=char_start,
+        char_end=char_end,
+        quote=doc.text[quote_start:quote_end],
+        quote_start=quote_start,
+        quote_end=quote_end,
+    )

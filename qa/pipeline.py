@@ -1,0 +1,97 @@
+"""The Python API: one object that loads models once and answers many questions over many collections."""
+
+from __future__ import annotations
+
+import time
+
+from index.store import Collection
+from models.embedder import Embedder
+from models.reader_model import ensure_reader_folder
+from qa.answering import citation_for, confidence, rank_candidates, same_answer
+from qa.reader import Reader
+from qa.retrieval import Retriever, validate_query
+from viqa.schemas import AskOut, PassageOut, SearchOut
+from viqa.settings import Settings
+from viqa.types import Answer
+
+
+class Pipeline:
+    """Retrieve and read.
+
+    >>> from viqa.settings import get_settings
+    >>> pipe = Pipeline(get_settings())
+    >>> pipe.search("kim ngạch xuất khẩu tháng 11", k=3).passages[0].heading_path
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedder = Embedder(settings.model_cache, threads=settings.threads, batch_size=settings.embed_batch_size)
+        self._retrievers: dict[str, Retriever] = {}
+        self._reader: Reader | None = None
+
+    @property
+    def reader(self) -> Reader:
+        """The extractive reader, rebuilt from the shipped weights on first use."""
+        if self._reader is None:
+            s = self.settings
+            folder = ensure_reader_folder(s.reader_weights, s.model_cache)
+            self._reader = Reader(folder, threads=s.threads, max_length=s.reader_max_length, stride=s.reader_stride,
+                                  max_answer_tokens=s.max_answer_tokens, quantize=s.reader_quantize)
+        return self._reader.load()
+
+    def load(self, collection: str | None = None) -> Pipeline:
+        """Load every model (and the collection's index) now rather than on the first question."""
+        self.embedder.load()
+        _ = self.reader
+        if collection is not None:
+            self.retriever(collection)
+        return self
+
+    def retriever(self, collection: str | None = None) -> Retriever:
+        """The (cached) retriever of a collection; NotFoundError if it has no index."""
+        name = collection or self.settings.default_collection
+        if name not in self._retrievers:
+            coll = Collection(self.settings.collections_dir, name)
+            self._retrievers[name] = Retriever(coll, self.embedder, self.settings)
+        return self._retrievers[name].load()
+
+    def search(self, query: str, collection: str | None = None, k: int | None = None, mode: str = "hybrid") -> SearchOut:
+        started = time.perf_counter()
+        retriever = self.retriever(collection)
+        hits = retriever.search(query, k=k, mode=mode)
+        elapsed = (time.perf_counter() - started) * 1000
+        return SearchOut(
+            query=query,
+            collection=retriever.collection.name,
+            passages=[PassageOut.from_hit(i, h) for i, h in enumerate(hits, start=1)],
+            timings_ms={"retrieve": round(elapsed, 2)},
+        )
+
+    def answer(self, question: str, collection: str | None = None, top_k: int | None = None) -> Answer:
+        """The best answer span over the top passages, with citations, or an abstention (``text is None``)."""
+        s = self.settings
+        t0 = time.perf_counter()
+        question = validate_query(question, s.max_query_chars)
+        retriever = self.retriever(collection)
+        hits = retriever.search(question, k=s.read_k if top_k is None else top_k)
+        t1 = time.perf_counter()
+        results = self.reader.read([(question, h.chunk.clean) for h in hits])
+        t2 = time.perf_counter()
+        candidates = rank_candidates(hits, results, s.retrieval_weight)
+        timings = {"retrieve": (t1 - t0) * 1000, "read": (t2 - t1) * 1000}
+        if not candidates or candidates[0].margin < s.null_threshold:
+            best_margin = candidates[0].margin if candidates else float("-inf")
+            conf = 1.0 - confidence(best_margin, s.null_threshold, s.confidence_scale)
+            timings["total"] = (time.perf_counter() - t0) * 1000
+            return Answer(None, conf, (), timings)
+        best = candidates[0]
+        docs = retriever.documents
+        citations = tuple(
+            citation_for(c.hit.chunk, docs[c.hit.chunk.doc_id], c.start, c.end) for c in same_answer(candidates, best)
+        )
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return Answer(best.text, confidence(best.margin, s.null_threshold, s.confidence_scale), citations, timings)
+
+    def ask(self, question: str, collection: str | None = None, top_k: int | None = None) -> AskOut:
+        """``answer()`` as the JSON object that ``viqa ask --json`` prints and ``POST /v1/ask`` returns."""
+        return AskOut.from_answer(self.answer(question, collection, top_k))

@@ -1,0 +1,116 @@
+"""The extractive reader at inference: windows → one batched forward pass → spans → per-context results."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.reader_model import make_windows
+from qa.spans import Span, best_spans, snap
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """The reader's view of one (question, context): best spans (snapped, best first) and the no-answer score."""
+
+    spans: tuple[Span, ...]
+    null_score: float
+
+    @property
+    def margin(self) -> float:
+        """Best span score minus the no-answer score (-inf when nothing was found)."""
+        return self.spans[0].score - self.null_score if self.spans else -math.inf
+
+
+class Reader:
+    """Extractive QA model; cheap constructor, ``load()`` reads the weights once.
+
+    >>> reader = Reader(folder).load()
+    >>> res = reader.read([("Kim ngạch tháng 11 là bao nhiêu?", "Kim ngạch tháng 11 đạt 440 triệu USD.")])[0]
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        threads: int = 2,
+        max_length: int = 256,
+        stride: int = 96,
+        max_answer_tokens: int = 30,
+        batch_size: int = 16,
+        quantize: bool = False,
+    ) -> None:
+        if stride >= max_length // 2:
+            raise ValueError("stride must be less than half of max_length")
+        self.folder = folder
+        self.threads = threads
+        self.max_length = max_length
+        self.stride = stride
+        self.max_answer_tokens = max_answer_tokens
+        self.batch_size = batch_size
+        self.quantize = quantize
+        self._model = None
+        self._tokenizer = None
+
+    def load(self) -> Reader:
+        if self._model is None:
+            import torch
+            from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            torch.set_num_threads(self.threads)
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+            model = AutoModelForQuestionAnswering.from_pretrained(str(self.folder)).eval()
+            if self.quantize:
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            self._model = model
+        return self
+
+    def _logits(self, input_ids: list[list[int]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Start/end logits per window, batched with windows of similar length together."""
+        import torch
+
+        order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]))
+        starts: list[np.ndarray] = [np.empty(0)] * len(input_ids)
+        ends: list[np.ndarray] = [np.empty(0)] * len(input_ids)
+        pad = self._tokenizer.pad_token_id
+        with torch.inference_mode():
+            for b in range(0, len(order), self.batch_size):
+                batch = order[b : b + self.batch_size]
+                width = max(len(input_ids[i]) for i in batch)
+                ids = torch.full((len(batch), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    ids[row, : len(input_ids[i])] = torch.tensor(input_ids[i])
+                    mask[row, : len(input_ids[i])] = 1
+                out = self._model(input_ids=ids, attention_mask=mask)
+                for row, i in enumerate(batch):
+                    n = len(input_ids[i])
+                    starts[i] = out.start_logits[row, :n].numpy()
+                    ends[i] = out.end_logits[row, :n].numpy()
+        return starts, ends
+
+    def read(self, pairs: list[tuple[str, str]], top_n: int = 3) -> list[ReadResult]:
+        """One ReadResult per (question, context) pair, all pairs' windows in one batched pass."""
+        self.load()
+        if not pairs:
+            return []
+        questions, contexts = [q for q, _ in pairs], [c for _, c in pairs]
+        windows = make_windows(self._tokenizer, questions, contexts, self.max_length, self.stride)
+        starts, ends = self._logits(windows.input_ids)
+        spans: list[dict[tuple[int, int], float]] = [{} for _ in pairs]
+        nulls = [math.inf] * len(pairs)
+        for w, pair in enumerate(windows.example_index):
+            nulls[pair] = min(nulls[pair], float(starts[w][0] + ends[w][0]))
+            for span in best_spans(starts[w], ends[w], windows.offsets[w], self.max_answer_tokens, top_n * 2):
+                key = snap(contexts[pair], span.start, span.end)
+                if key[1] > key[0] and span.score > spans[pair].get(key, -math.inf):
+                    spans[pair][key] = span.score  # the same answer from overlapping windows: keep the best
+        results = []
+        for found, null in zip(spans, nulls, strict=True):
+            ranked = sorted(found.items(), key=lambda kv: -kv[1])[:top_n]
+            results.append(ReadResult(tuple(Span(s, e, sc) for (s, e), sc in ranked), null))
+        return results

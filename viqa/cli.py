@@ -1,0 +1,134 @@
+"""The ``viqa`` command line: ingest, search, ask, eval, serve. Errors print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from functools import wraps
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from viqa.errors import ViqaError
+from viqa.settings import get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Question answering over Vietnamese documents, with exact citations.")
+
+CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def fail(message: str, code: int) -> None:
+    typer.echo(f"viqa: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def user_errors(fn):
+    """Turn ViqaError (and Ctrl-C) into one line on stderr and an exit code, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ViqaError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted; the index is unchanged unless a commit had finished", 130)
+
+    return wrapper
+
+
+def _collection(name: str | None):
+    from index.store import Collection
+
+    settings = get_settings()
+    return Collection(settings.collections_dir, name or settings.default_collection)
+
+
+def _embedder():
+    from models.embedder import Embedder
+
+    s = get_settings()
+    return Embedder(s.model_cache, threads=s.threads, batch_size=s.embed_batch_size)
+
+
+@app.command()
+@user_errors
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt, .md; UTF-8).")],
+    collection: CollectionOpt = None,
+) -> None:
+    """Add or update documents in a collection (unchanged files are skipped)."""
+    from index.ingest import ingest_paths
+
+    coll = _collection(collection)
+    started = time.perf_counter()
+    report = ingest_paths(coll, paths, _embedder(), get_settings(), progress=sys.stderr.isatty())
+    seconds = time.perf_counter() - started
+    typer.echo(
+        f"{coll.name}: {len(report.added)} added, {len(report.replaced)} replaced, "
+        f"{len(report.skipped)} unchanged; {report.chunks} passages ({seconds:.1f} s)"
+    )
+
+
+@app.command()
+@user_errors
+def search(
+    query: Annotated[str, typer.Argument(help="The question or keywords.")],
+    collection: CollectionOpt = None,
+    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the best passages for a query, with scores and offsets into the original files."""
+    from qa.pipeline import Pipeline
+    from viqa.errors import InputError
+
+    if mode not in ("hybrid", "dense", "bm25"):
+        raise InputError(f"unknown mode {mode!r} (hybrid, dense or bm25)")
+    result = Pipeline(get_settings()).search(query, collection, k=k, mode=mode)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    for p in result.passages:
+        typer.echo(f"#{p.rank}  {p.score:.3f}  {p.doc_id}  [{p.char_start}:{p.char_end}]  {p.heading_path}")
+        typer.echo("    " + p.clean_text[:300].replace("\n", " ") + ("…" if len(p.clean_text) > 300 else ""))
+
+
+@app.command()
+@user_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="A question in Vietnamese.")],
+    collection: CollectionOpt = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to read.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question with an exact span from the documents, and cite where it stands."""
+    from qa.pipeline import Pipeline
+
+    out = Pipeline(get_settings()).ask(question, collection, top_k)
+    if as_json:
+        typer.echo(out.model_dump_json(indent=2))
+        return
+    if out.answer is None:
+        typer.echo(f"{out.message} (confidence {out.confidence:.2f})")
+        return
+    typer.echo(f"{out.answer}   (confidence {out.confidence:.2f})")
+    for c in out.citations:
+        typer.echo(f"  [{c.doc_id} {c.char_start}:{c.char_end}] {c.quote}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("bm25s", "transformers", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no weight-loading reports on the terminal
+    app()
+
+
+if __name__ == "__main__":
+    main()

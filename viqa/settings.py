@@ -1,0 +1,72 @@
+"""The one settings object: every tunable of viqa, overridable by ``VIQA_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """viqa configuration. ``VIQA_HOME=/data/viqa viqa ingest ...`` moves everything viqa writes."""
+
+    model_config = SettingsConfigDict(env_prefix="VIQA_", extra="ignore")
+
+    # where things live
+    home: Path = Field(default=Path.home() / ".viqa", description="Collections and model cache.")
+    default_collection: str = "default"
+
+    # models
+    threads: int = Field(default=2, ge=1, description="torch / FAISS threads.")
+    embed_batch_size: int = Field(default=32, ge=1)
+    reader_weights: Path = PROJECT_ROOT / "models" / "weights" / "reader"
+
+    # ingest limits
+    max_file_mb: float = Field(default=20.0, gt=0, description="Files larger than this are refused.")
+
+    # chunking (sizes in syllables, i.e. whitespace-separated tokens)
+    chunk_syllables: int = Field(default=150, ge=20)
+    chunk_overlap_sentences: int = Field(default=1, ge=0)
+
+    # index
+    hnsw_threshold: int = Field(default=50_000, ge=1, description="Use HNSW above this many chunks.")
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+
+    # retrieval
+    fusion: str = Field(default="minmax", pattern="^(minmax|rrf)$")
+    alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="Weight of the dense score in min-max fusion.")
+    rrf_k: int = 60
+    candidates: int = Field(default=50, ge=1, description="Hits taken from each retriever before fusion.")
+    top_k: int = Field(default=5, ge=1)
+
+    # reading
+    read_k: int = Field(default=5, ge=1, description="Passages the reader reads per question.")
+    reader_max_length: int = Field(default=256, ge=64)
+    reader_stride: int = Field(default=96, ge=0)
+    max_answer_tokens: int = Field(default=30, ge=1)
+    reader_quantize: bool = Field(default=False, description="Dynamic int8 reader (faster on CPU).")
+    null_threshold: float = Field(default=0.0, description="Abstain when the best span beats no-answer by less.")
+    confidence_scale: float = Field(default=2.0, gt=0)
+    retrieval_weight: float = Field(default=2.0, ge=0, description="Weight of the fused retrieval score in ranking.")
+
+    # queries
+    max_query_chars: int = Field(default=1000, ge=1)
+
+    @property
+    def collections_dir(self) -> Path:
+        return self.home / "collections"
+
+    @property
+    def model_cache(self) -> Path:
+        return self.home / "models"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing the environment."""
+    return Settings()
