@@ -37,7 +37,9 @@ def _squad(data: dict, name: str) -> list[GoldItem]:
                                  doc_id=f"{a}-{p}", kind="answerable" if answers else "unanswerable")
                     )
     except (KeyError, TypeError) as exc:
-        raise InputError(f"{name}: not valid SQuAD JSON (missing or wrong field {exc}) near item {len(items) + 1}")
+        raise InputError(
+            f"{name}: not valid SQuAD JSON (missing or wrong field {exc}) near question {len(items) + 1}"
+        ) from None
     return items
 
 
@@ -51,8 +53,11 @@ def _jsonl(text: str, name: str) -> list[GoldItem]:
             answers = row.get("answers", [])
             if not isinstance(row["question"], str) or not isinstance(answers, list):
                 raise TypeError("question must be a string and answers a list")
+            answers = [a["text"] if isinstance(a, dict) else a for a in answers]  # SQuAD-style answer objects
+            if not all(isinstance(a, str) for a in answers):
+                raise TypeError("answers must be strings or {text: ...} objects")
             items.append(
-                GoldItem(str(row.get("id", n)), row["question"], tuple(map(str, answers)),
+                GoldItem(str(row.get("id", f"line-{n}")), row["question"], tuple(answers),
                          row.get("context"), None, row.get("doc_id"), row.get("kind"))
             )
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
@@ -89,8 +94,13 @@ def load_gold(path: Path) -> list[GoldItem]:
     if stripped.startswith("{"):
         try:
             data = json.loads(text)
-        except json.JSONDecodeError:
-            data = None  # not one JSON document: try JSON lines
+        except json.JSONDecodeError as exc:
+            first = stripped.splitlines()[0]
+            try:
+                json.loads(first)
+            except json.JSONDecodeError:  # not JSON lines either: a broken JSON document
+                raise InputError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+            data = None
         if isinstance(data, dict) and "data" in data:
             items = _squad(data, str(path))
         else:
@@ -99,4 +109,9 @@ def load_gold(path: Path) -> list[GoldItem]:
         items = _csv(text, str(path))
     if not items:
         raise InputError(f"{path}: no questions found")
+    seen: set[str] = set()
+    for it in items:
+        if it.qid in seen:
+            raise InputError(f"{path}: question id {it.qid!r} appears twice")
+        seen.add(it.qid)
     return items

@@ -45,6 +45,8 @@ def f1(prediction: str | None, golds: Iterable[str], norm: Callable[[str], str] 
 
 
 def _f1(pred: list[str], gold: list[str]) -> float:
+    if not pred or not gold:  # e.g. "%" vs "%": nothing left after normalising; F1 follows EM
+        return float(pred == gold)
     common = sum((Counter(pred) & Counter(gold)).values())
     if common == 0:
         return 0.0
@@ -58,6 +60,7 @@ def recall_at_k(ranks: list[int | None], k: int) -> float:
 
 
 def mrr_at_k(ranks: list[int | None], k: int = 10) -> float:
+    """Mean reciprocal rank of the first relevant passage, counting only ranks <= k."""
     return sum(1.0 / r for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
 
 

@@ -55,8 +55,12 @@ class Pipeline:
             self._retrievers[name] = Retriever(coll, self.embedder, self.settings)
         return self._retrievers[name].load()
 
-    def search(self, query: str, collection: str | None = None, k: int | None = None, mode: str = "hybrid") -> SearchOut:
+    def search(
+        self, query: str, collection: str | None = None, k: int | None = None, mode: str = "hybrid"
+    ) -> SearchOut:
+        """Ranked passages with scores and offsets: what ``viqa search --json`` prints."""
         started = time.perf_counter()
+        query = validate_query(query, self.settings.max_query_chars)
         retriever = self.retriever(collection)
         hits = retriever.search(query, k=k, mode=mode)
         elapsed = (time.perf_counter() - started) * 1000

@@ -122,6 +122,44 @@ def ask(
         typer.echo(f"  [{c.doc_id} {c.char_start}:{c.char_end}] {c.quote}")
 
 
+@app.command("eval")
+@user_errors
+def eval_(
+    targets: Annotated[list[str], typer.Argument(help="GOLD_FILE, or: compare RUN_A RUN_B")],
+    mode: Annotated[str, typer.Option(help="reader, open or retrieval.")] = "open",
+    collection: CollectionOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/eval/<gold>-<mode>).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+) -> None:
+    """Score the pipeline on a gold Q&A set (SQuAD JSON, JSONL or CSV); `viqa eval compare A B` diffs two runs."""
+    from viqa.errors import InputError
+
+    if targets[0] == "compare":
+        from eval.compare import compare_runs, format_comparison
+
+        if len(targets) != 3:
+            raise InputError("usage: viqa eval compare RUN_A RUN_B")
+        typer.echo(format_comparison(compare_runs(Path(targets[1]), Path(targets[2]))))
+        return
+    if len(targets) != 1:
+        raise InputError("give one gold file (or: compare RUN_A RUN_B)")
+    from tqdm import tqdm
+
+    from eval.evaluate import evaluate
+    from eval.formats import load_gold
+    from qa.pipeline import Pipeline
+
+    gold = Path(targets[0])
+    if not gold.is_file():
+        raise InputError(f"{gold}: no such file")
+    out_dir = out or Path("runs/eval") / f"{gold.stem}-{mode}"
+    total = len(load_gold(gold)[: limit or None])
+    with tqdm(total=total, desc=f"eval {mode}", unit="q", disable=not sys.stderr.isatty()) as bar:
+        summary = evaluate(gold, mode, Pipeline(get_settings()), collection, out_dir, limit, bar.update)
+    typer.echo(json.dumps({k: v for k, v in summary.items() if k != "by_kind"}, ensure_ascii=False, indent=2))
+    typer.echo(f"report: {out_dir / 'report.html'}")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("bm25s", "transformers", "sentence_transformers"):

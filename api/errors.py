@@ -1,0 +1,106 @@
+"""Every error the API returns has one shape, ``{"error": {"code", "message"}}``; bad input is never a 500."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from viqa.errors import InputError, NotFoundError, ViqaError
+
+log = logging.getLogger("viqa.api")
+
+_CODES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    503: "not_ready",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. invalid_input, not_found, unauthorized.")
+    message: str = Field(description="What went wrong, for people.")
+
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx/5xx response."""
+
+    error: ErrorDetail
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"error": {"code": "not_found", "message": "collection 'x' has no index yet"}}]
+        }
+    }
+
+
+class ApiError(StarletteHTTPException):
+    """An HTTP error with an explicit code (``ApiError(401, "unauthorized", "...")``)."""
+
+    def __init__(self, status_code: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status_code, detail=message, headers=headers)
+        self.code = code
+
+
+ERROR_RESPONSES: dict[int | str, dict] = {
+    status: {"model": ErrorOut, "description": HTTPStatus(status).phrase}
+    for status in (400, 401, 403, 404, 413, 422, 503)
+}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
+async def _on_viqa_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, NotFoundError):
+        return error_response(404, "not_found", str(exc))
+    code = "invalid_input" if isinstance(exc, InputError) else "viqa_error"
+    return error_response(400, code, str(exc))
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, "validation_error", _validation_message(exc))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = getattr(exc, "code", None) or _CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error; see the server log")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map ViqaError, validation and HTTP errors (and anything unexpected) to the one error shape."""
+    app.add_exception_handler(ViqaError, _on_viqa_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,65 @@
+"""Multi-turn questions: follow-ups such as "Còn nhập khẩu thì sao?" are read in the light of earlier turns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from api.deps import ApiSettingsDep, PipelineDep, ReadAuth, checked_collection, checked_question
+from api.errors import ERROR_RESPONSES
+from api.followup import resolve_followup
+from api.schemas import ChatRequest, ChatResponse
+from api.serial import SerialPipeline
+from api.sse import SSE_HEADERS, sse_event
+from viqa.errors import InputError
+
+router = APIRouter(prefix="/v1", tags=["chat"], responses=ERROR_RESPONSES)
+
+_SSE_EXAMPLE = (
+    'event: citations\ndata: {"citations":[...],"answer_span":{...}}\n\n'
+    'event: answer\ndata: {"answer":"38,2 triệu USD","confidence":0.81,"message":null,"resolved_question":"..."}\n\n'
+    'event: done\ndata: {"timings_ms":{"retrieve":40.1,"read":175.0,"total":215.3}}\n\n'
+)
+
+
+def answer_conversation(
+    pipeline: SerialPipeline, questions: list[str], collection: str | None, top_k: int | None, max_chars: int
+) -> ChatResponse:
+    """Answer the last of the user's ``questions``, resolving it against the earlier ones first."""
+    question = checked_question(questions[-1], max_chars)
+    resolved = checked_question(resolve_followup(questions[:-1], question), max_chars)
+    out = pipeline.ask(resolved, checked_collection(collection), top_k)
+    return ChatResponse.from_ask(out, resolved)
+
+
+def chat_events(result: ChatResponse) -> Iterator[str]:
+    """The SSE stream of a chat answer: ``citations``, then ``answer``, then ``done``."""
+    yield sse_event(
+        {"citations": [c.model_dump() for c in result.citations],
+         "answer_span": None if result.answer_span is None else result.answer_span.model_dump()},
+        "citations",
+    )
+    yield sse_event(
+        {"answer": result.answer, "confidence": result.confidence, "message": result.message,
+         "resolved_question": result.resolved_question},
+        "answer",
+    )
+    yield sse_event({"timings_ms": result.timings_ms}, "done")
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}, "example": _SSE_EXAMPLE}}}},
+)
+def chat(body: ChatRequest, pipeline: PipelineDep, api: ApiSettingsDep, _: ReadAuth) -> ChatResponse | StreamingResponse:
+    """Answer the last user message; with ``stream: true`` the answer comes as Server-Sent Events."""
+    if body.messages[-1].role != "user":
+        raise InputError("the last message must be the user's question")
+    questions = [m.content for m in body.messages if m.role == "user"]
+    result = answer_conversation(pipeline, questions, body.collection, body.top_k, api.max_question_chars)
+    if not body.stream:
+        return result
+    return StreamingResponse(chat_events(result), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -1,0 +1,165 @@
+"""Collections and their documents: list, read, upload (indexed by a background job) and delete."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from api.deps import (
+    IndexOpsDep,
+    JobsDep,
+    PipelineDep,
+    ReadAuth,
+    SettingsDep,
+    WriteAuth,
+)
+from api.errors import ERROR_RESPONSES, ApiError
+from api.schemas import (
+    CollectionList,
+    DocumentList,
+    DocumentOut,
+    DocumentSummary,
+    DocumentUpload,
+    JobOut,
+)
+from api.uploads import document_from_file, document_from_json
+from index.store import Collection, list_collections, validate_name
+from viqa.errors import InputError, NotFoundError
+from viqa.types import Document
+
+router = APIRouter(prefix="/v1", tags=["documents"], responses=ERROR_RESPONSES)
+
+_MULTIPART_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "A .txt or .md file (UTF-8); repeat for more."},
+        "doc_id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
+        "title": {"type": "string", "maxLength": 200},
+    },
+    "required": ["file"],
+}
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": _MULTIPART_SCHEMA},
+            "application/json": {
+                "schema": DocumentUpload.model_json_schema(),
+                "example": DocumentUpload.model_config["json_schema_extra"]["examples"][0],
+            },
+        },
+    }
+}
+
+
+@router.get("/collections", response_model=CollectionList)
+def collections(settings: SettingsDep, _: ReadAuth) -> CollectionList:
+    """Collections that have an index."""
+    return CollectionList(default=settings.default_collection, collections=list_collections(settings.collections_dir))
+
+
+@router.get("/collections/{name}/documents", response_model=DocumentList)
+def list_documents(name: str, pipeline: PipelineDep, _: ReadAuth) -> DocumentList:
+    """The documents of a collection, by id."""
+    docs = pipeline.documents(validate_name(name))
+    return DocumentList(
+        collection=name,
+        documents=[DocumentSummary(doc_id=d.doc_id, title=d.title, chars=len(d.text), sha256=d.sha256)
+                   for d in sorted(docs.values(), key=lambda d: d.doc_id)],
+    )
+
+
+@router.get("/collections/{name}/documents/{doc_id}", response_model=DocumentOut)
+def get_document(
+    name: str,
+    doc_id: str,
+    pipeline: PipelineDep,
+    _: ReadAuth,
+    start: Annotated[int | None, Query(ge=0, description="First character (default 0).")] = None,
+    end: Annotated[int | None, Query(ge=0, description="End character, exclusive (clamped to the length).")] = None,
+) -> DocumentOut:
+    """A document's text, or the slice ``text[start:end]`` (to show a cited passage in its context)."""
+    doc = _document(pipeline.documents(validate_name(name)), name, validate_name(doc_id, "document"))
+    lo = 0 if start is None else start
+    hi = len(doc.text) if end is None else min(end, len(doc.text))
+    if lo > hi:
+        raise InputError(f"start ({lo}) is after end ({hi}); the document has {len(doc.text)} characters")
+    return DocumentOut(doc_id=doc.doc_id, title=doc.title, sha256=doc.sha256, chars=len(doc.text),
+                       start=lo, end=hi, text=doc.text[lo:hi])
+
+
+def _document(docs: dict[str, Document], collection: str, doc_id: str) -> Document:
+    if doc_id not in docs:
+        raise NotFoundError(f"no document {doc_id!r} in collection {collection!r}")
+    return docs[doc_id]
+
+
+async def _uploaded_documents(request: Request) -> list[Document]:
+    """The documents of a multipart (``file`` parts) or JSON (DocumentUpload) request body."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        async with request.form(max_files=100, max_fields=10) as form:
+            files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
+            doc_id, title = form.get("doc_id"), form.get("title")
+            if not files:
+                raise InputError("send the document as a multipart part named 'file'")
+            if len(files) > 1 and (doc_id or title):
+                raise InputError("doc_id and title can only be given with a single file")
+            return [
+                document_from_file(await f.read(), f.filename or "upload.txt",
+                                   doc_id if isinstance(doc_id, str) else None, title if isinstance(title, str) else None)
+                for f in files
+            ]
+    if content_type == "application/json":
+        try:
+            upload = DocumentUpload.model_validate(json.loads(await request.body()))
+        except (ValueError, RecursionError) as exc:
+            raise ApiError(422, "validation_error", f"the body is not valid JSON: {type(exc).__name__}") from None
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
+        return [document_from_json(upload.text, upload.doc_id, upload.title)]
+    raise ApiError(415, "unsupported_media_type", "send multipart/form-data (a 'file' part) or application/json")
+
+
+@router.post(
+    "/collections/{name}/documents",
+    status_code=202,
+    response_model=JobOut,
+    openapi_extra=_UPLOAD_BODY,
+    responses={415: {"model": ERROR_RESPONSES[400]["model"], "description": "Unsupported Media Type"}},
+)
+async def upload_documents(
+    name: str, _: WriteAuth, request: Request, response: Response, pipeline: PipelineDep, settings: SettingsDep,
+    jobs: JobsDep, ops: IndexOpsDep,
+) -> JobOut:
+    """Queue the indexing of uploaded documents (same id: replaced; same content: skipped). Poll the job."""
+    collection = Collection(settings.collections_dir, name)
+    documents = await _uploaded_documents(request)
+    limit = int(settings.max_file_mb * 2**20)
+    for doc in documents:
+        size = len(doc.text.encode("utf-8"))
+        if size > limit:
+            raise ApiError(413, "payload_too_large", f"{doc.doc_id}: {size} bytes is over the {limit} byte limit")
+    embedder = pipeline.embedder
+    job = jobs.submit("ingest", collection.name, lambda: ops.ingest(collection, documents, embedder, settings))
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return JobOut.from_job(job)
+
+
+@router.delete("/collections/{name}/documents/{doc_id}", status_code=202, response_model=JobOut)
+def delete_document(
+    name: str, doc_id: str, _: WriteAuth, response: Response, pipeline: PipelineDep, settings: SettingsDep,
+    jobs: JobsDep, ops: IndexOpsDep,
+) -> JobOut:
+    """Queue the removal of a document; 404 at once if the collection has no such document."""
+    collection = Collection(settings.collections_dir, name)
+    doc_id = validate_name(doc_id, "document")
+    _document(pipeline.documents(collection.name), name, doc_id)
+    embedder = pipeline.embedder
+    job = jobs.submit("delete", collection.name, lambda: ops.delete(collection, [doc_id], embedder, settings))
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return JobOut.from_job(job)

@@ -1,0 +1,21 @@
+"""Status of indexing jobs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import JobsDep, ReadAuth
+from api.errors import ERROR_RESPONSES
+from api.schemas import JobOut
+from viqa.errors import NotFoundError
+
+router = APIRouter(prefix="/v1", tags=["documents"], responses=ERROR_RESPONSES)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(job_id: str, jobs: JobsDep, _: ReadAuth) -> JobOut:
+    """queued → running → done (with the ingest report) or failed (with the reason)."""
+    job = jobs.get(job_id)
+    if job is None:
+        raise NotFoundError(f"no job {job_id!r} (jobs are forgotten when the server restarts)")
+    return JobOut.from_job(job)

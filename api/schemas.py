@@ -1,0 +1,350 @@
+"""Request and response models of the HTTP API (``/v1/ask`` and ``/v1/search`` answer with viqa.schemas)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.jobs import Job
+from viqa.schemas import AskOut, CitationOut
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MAX_TOP_K = 50
+
+CollectionField = Field(
+    default=None, pattern=NAME_PATTERN, description="Collection name; the server's default collection when omitted."
+)
+
+_CITATION_EXAMPLE = {
+    "doc_id": "lang-son-bao-cao-kt-xh-thang-11-2023",
+    "title": "Báo cáo tình hình kinh tế - xã hội tháng 11 năm 2023",
+    "passage_id": "3f2a9c1d0b7e4a51",
+    "char_start": 10412,
+    "char_end": 10427,
+    "quote": "Kim ngạch xuất khẩu tháng 11 ước đạt 45,6 triệu USD.",
+    "quote_start": 10385,
+    "quote_end": 10437,
+}
+ASK_EXAMPLE: dict[str, Any] = {
+    "answer": "45,6 triệu USD",
+    "confidence": 0.87,
+    "message": None,
+    "citations": [_CITATION_EXAMPLE],
+    "timings_ms": {"retrieve": 41.2, "read": 180.5, "total": 222.0},
+}
+SEARCH_EXAMPLE: dict[str, Any] = {
+    "query": "kim ngạch xuất khẩu tháng 11",
+    "collection": "default",
+    "passages": [
+        {
+            "rank": 1, "score": 0.93, "dense_score": 0.86, "bm25_score": 12.4,
+            "doc_id": "lang-son-bao-cao-kt-xh-thang-11-2023", "passage_id": "3f2a9c1d0b7e4a51",
+            "heading_path": "II. Thương mại > Xuất nhập khẩu", "kind": "body",
+            "char_start": 10300, "char_end": 10900,
+            "text": "Kim ngạch xuất khẩu tháng 11 ước đạt 45,6 triệu USD. ...",
+            "clean_text": "Kim ngạch xuất khẩu tháng 11 ước đạt 45,6 triệu USD. ...",
+        }
+    ],
+    "timings_ms": {"retrieve": 38.7},
+}
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+class AskRequest(BaseModel):
+    """One question; the answer is an exact span of a document (or an abstention)."""
+
+    model_config = _examples({"question": "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?", "collection": "default"})
+
+    question: str = Field(description="A question in Vietnamese.")
+    collection: str | None = CollectionField
+    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="Passages to read (server default if omitted).")
+
+
+class SearchRequest(BaseModel):
+    """A query; the answer is a ranked list of passages."""
+
+    model_config = _examples({"query": "kim ngạch xuất khẩu tháng 11", "k": 3})
+
+    query: str = Field(description="Keywords or a question.")
+    collection: str | None = CollectionField
+    k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="How many passages.")
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatRequest(BaseModel):
+    """A conversation; the last message is the user's question, earlier user turns resolve follow-ups."""
+
+    model_config = _examples(
+        {
+            "collection": "default",
+            "messages": [
+                {"role": "user", "content": "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?"},
+                {"role": "assistant", "content": "45,6 triệu USD"},
+                {"role": "user", "content": "Còn nhập khẩu thì sao?"},
+            ],
+            "stream": False,
+        }
+    )
+
+    collection: str | None = CollectionField
+    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K)
+    stream: bool = Field(default=False, description="Answer as Server-Sent Events: citations, answer, done.")
+
+
+class AnswerSpan(BaseModel):
+    """Where the answer stands: ``document[char_start:char_end]`` of ``doc_id``."""
+
+    char_start: int
+    char_end: int
+    doc_id: str
+
+
+class ChatResponse(BaseModel):
+    """The answer to the last question, as it was understood (``resolved_question``)."""
+
+    model_config = _examples(
+        {
+            **ASK_EXAMPLE,
+            "answer": "38,2 triệu USD",
+            "answer_span": {"char_start": 10502, "char_end": 10516, "doc_id": _CITATION_EXAMPLE["doc_id"]},
+            "resolved_question": "Kim ngạch nhập khẩu tháng 11 đạt bao nhiêu?",
+        }
+    )
+
+    answer: str | None
+    answer_span: AnswerSpan | None
+    confidence: float = Field(ge=0.0, le=1.0)
+    message: str | None = Field(default=None, description="Set when viqa abstains.")
+    citations: list[CitationOut]
+    timings_ms: dict[str, float]
+    resolved_question: str = Field(description="The question actually asked, follow-ups spelled out.")
+
+    @classmethod
+    def from_ask(cls, out: AskOut, resolved_question: str) -> ChatResponse:
+        first = out.citations[0] if out.citations and out.answer is not None else None
+        span = AnswerSpan(char_start=first.char_start, char_end=first.char_end, doc_id=first.doc_id) if first else None
+        return cls(
+            answer=out.answer, answer_span=span, confidence=out.confidence, message=out.message,
+            citations=out.citations, timings_ms=out.timings_ms, resolved_question=resolved_question,
+        )
+
+
+# --- OpenAI-compatible chat completions -------------------------------------------------------------------------
+
+
+class OpenAIContentPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    text: str | None = None
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: str = Field(description="system, developer, user, assistant or tool; only user turns are questions.")
+    content: str | list[OpenAIContentPart] | None = None
+
+    @property
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return " ".join(p.text for p in self.content if p.type == "text" and p.text)
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat-completions request; sampling parameters are accepted and ignored (answers are extractive).
+
+    viqa extras (``extra_body`` in the openai client): ``collection``, ``top_k``.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "viqa",
+                    "messages": [{"role": "user", "content": "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?"}],
+                    "stream": False,
+                }
+            ]
+        },
+    )
+
+    model: str = Field(default="viqa", description="Any string; the response says 'viqa'.")
+    messages: list[OpenAIMessage] = Field(min_length=1, max_length=200)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    collection: str | None = CollectionField
+    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K)
+
+
+class ViqaExtra(BaseModel):
+    """viqa's additions to an OpenAI completion: where the answer stands and how sure viqa is."""
+
+    citations: list[CitationOut]
+    confidence: float
+    resolved_question: str
+    answer_span: AnswerSpan | None = None
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop"] = "stop"
+    logprobs: None = None
+
+
+class Usage(BaseModel):
+    """Counted in syllables, not model tokens (the reader does not generate text)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    """An OpenAI ``chat.completion`` whose ``viqa`` field carries the citations."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str = "viqa"
+    choices: list[Choice]
+    usage: Usage
+    viqa: ViqaExtra
+
+
+class ChunkDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChunkDelta
+    finish_reason: Literal["stop"] | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One streamed ``chat.completion.chunk``; the last one with choices carries ``viqa``."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str = "viqa"
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    viqa: ViqaExtra | None = None
+
+
+# --- documents, collections, jobs -------------------------------------------------------------------------------
+
+
+class DocumentUpload(BaseModel):
+    """A document as JSON; ``doc_id`` defaults to a slug of the title (else of the text's hash)."""
+
+    model_config = _examples(
+        {"doc_id": "thong-bao-12", "title": "Thông báo số 12", "text": "Thông báo số 12\n\nKim ngạch xuất khẩu ..."}
+    )
+
+    doc_id: str | None = Field(default=None, pattern=NAME_PATTERN)
+    title: str | None = Field(default=None, max_length=200)
+    text: str = Field(min_length=1)
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str
+    chars: int
+    sha256: str
+
+
+class DocumentList(BaseModel):
+    model_config = _examples(
+        {"collection": "default", "documents": [{"doc_id": "thong-bao-12", "title": "Thông báo số 12", "chars": 5120,
+                                                 "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}]}
+    )
+
+    collection: str
+    documents: list[DocumentSummary]
+
+
+class DocumentOut(BaseModel):
+    """``text`` is ``document[start:end]`` (the whole document unless a range was asked for)."""
+
+    doc_id: str
+    title: str
+    sha256: str
+    chars: int
+    start: int
+    end: int
+    text: str
+
+
+class CollectionList(BaseModel):
+    model_config = _examples({"default": "default", "collections": ["default", "bao-cao-2023"]})
+
+    default: str
+    collections: list[str]
+
+
+class IngestReportOut(BaseModel):
+    added: list[str]
+    replaced: list[str]
+    skipped: list[str]
+    deleted: list[str]
+    chunks: int
+
+
+class JobOut(BaseModel):
+    """An indexing job; poll ``GET /v1/jobs/{id}`` until ``status`` is done or failed."""
+
+    model_config = _examples(
+        {"id": "5c0e4f9bd1e34c6f8f1c2a7b9d3e6a10", "kind": "ingest", "collection": "default", "status": "done",
+         "message": "1 added, 0 replaced, 0 unchanged, 0 deleted; 42 passages",
+         "report": {"added": ["thong-bao-12"], "replaced": [], "skipped": [], "deleted": [], "chunks": 42},
+         "created_at": 1700000000.0, "started_at": 1700000000.1, "finished_at": 1700000004.2}
+    )
+
+    id: str
+    kind: Literal["ingest", "delete"]
+    collection: str
+    status: Literal["queued", "running", "done", "failed"]
+    message: str | None
+    report: IngestReportOut | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    @classmethod
+    def from_job(cls, job: Job) -> JobOut:
+        return cls.model_validate(job, from_attributes=True)
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "ready", "loading", "failed"]
+    message: str | None = None

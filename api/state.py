@@ -1,0 +1,63 @@
+"""What the service holds between requests: settings, the pipeline (once loaded) and the job registry."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from api.config import ApiSettings
+from api.jobs import IndexOps, JobRegistry
+from api.serial import PipelineLike, SerialPipeline
+from viqa.settings import Settings
+
+log = logging.getLogger("viqa.api")
+
+PipelineFactory = Callable[[Settings], PipelineLike]
+
+
+def default_pipeline_factory(settings: Settings) -> PipelineLike:
+    """The real ``qa.pipeline.Pipeline`` (imported here so that importing the API loads no model code)."""
+    from qa.pipeline import Pipeline
+
+    return Pipeline(settings)
+
+
+class ServiceState:
+    """Loads the pipeline in a background thread; ``pipeline`` is None until ``ready`` is set."""
+
+    def __init__(
+        self, settings: Settings, api_settings: ApiSettings, factory: PipelineFactory, index_ops: IndexOps
+    ) -> None:
+        self.settings = settings
+        self.api_settings = api_settings
+        self.factory = factory
+        self.index_ops = index_ops
+        self.pipeline: SerialPipeline | None = None
+        self.load_error: str | None = None
+        self.ready = threading.Event()
+        self.jobs = JobRegistry()
+        self._thread: threading.Thread | None = None
+
+    def start_loading(self) -> threading.Thread:
+        """Build and ``load()`` the pipeline off the event loop, so /healthz answers at once."""
+        self._thread = threading.Thread(target=self._load, name="viqa-load-models", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def _load(self) -> None:
+        started = time.perf_counter()
+        try:
+            pipeline = self.factory(self.settings)
+            pipeline.load()
+        except Exception as exc:
+            log.exception("loading the models failed")
+            self.load_error = f"loading the models failed: {type(exc).__name__}: {exc}"
+            return
+        self.pipeline = SerialPipeline(pipeline, batch_size=self.settings.embed_batch_size)
+        self.ready.set()
+        log.info("models loaded in %.1f s", time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.jobs.shutdown()

@@ -1,0 +1,81 @@
+"""``viqa eval``: run a gold set through qa/ in one mode, resumably, and write results, summary and report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from eval.formats import GoldItem, load_gold
+from eval.runner import MODES, run_open, run_reader, run_resumable, run_retrieval
+from eval.summary import summarize
+from index.ingest import ingest_documents
+from index.store import Collection
+from qa.pipeline import Pipeline
+from viqa.errors import InputError
+from viqa.types import Document
+
+
+def _fingerprint(gold: Path, mode: str, collection: str | None, pipeline: Pipeline) -> dict:
+    s = pipeline.settings
+    weights = s.reader_weights / "reader.safetensors"
+    relevant = s.model_dump(include={"read_k", "null_threshold", "retrieval_weight", "alpha", "fusion", "top_k",
+                                     "reader_max_length", "reader_stride", "reader_quantize", "chunk_syllables"})
+    return {
+        "gold": hashlib.sha256(gold.read_bytes()).hexdigest(),
+        "mode": mode,
+        "collection": collection,
+        "reader": hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None,
+        "settings": relevant,
+    }
+
+
+def context_collection(items: list[GoldItem], pipeline: Pipeline, gold: Path) -> str:
+    """A collection made of the gold set's own contexts (one document per paragraph), built once and reused."""
+    contexts = {it.context_id: it.context for it in items if it.context_id and it.context}
+    if not contexts:
+        raise InputError(f"{gold}: has no contexts; pass --collection with the documents to search")
+    digest = hashlib.sha1("".join(sorted(contexts)).encode() + gold.read_bytes()).hexdigest()[:10]
+    name = f"eval-{gold.stem[:40]}-{digest}".replace("_", "-")
+    docs = [
+        Document(doc_id=cid, title=cid, path=f"{gold.name}#{cid}", text=text,
+                 sha256=hashlib.sha256(text.encode()).hexdigest())
+        for cid, text in contexts.items()
+    ]
+    ingest_documents(Collection(pipeline.settings.collections_dir, name), docs, pipeline.embedder, pipeline.settings)
+    return name
+
+
+def evaluate(
+    gold: Path, mode: str, pipeline: Pipeline, collection: str | None, out_dir: Path, limit: int | None = None,
+    progress=None,
+) -> dict:
+    """Run (or resume) the evaluation into ``out_dir`` and return its summary."""
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    items = load_gold(gold)[: limit or None]
+    if mode == "reader" and not all(it.context for it in items):
+        raise InputError(f"{gold}: reader mode needs a context for every question (SQuAD JSON or CSV with context)")
+    if mode != "reader" and collection is None:
+        collection = context_collection(items, pipeline, gold)
+    fingerprint = _fingerprint(gold, mode, collection, pipeline)
+    run_file = out_dir / "run.json"
+    if out_dir.exists() and (not run_file.is_file() or json.loads(run_file.read_text()) != fingerprint):
+        shutil.rmtree(out_dir)  # a different run: start afresh rather than mix results
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_file.write_text(json.dumps(fingerprint, indent=2))
+
+    def run(todo: list[GoldItem]):
+        if mode == "reader":
+            return run_reader(todo, pipeline)
+        if mode == "open":
+            return run_open(todo, pipeline, collection)
+        return run_retrieval(todo, pipeline, collection)
+
+    results = run_resumable(out_dir / "results.jsonl", items, run, progress)
+    summary = {"gold": str(gold), "collection": collection, **summarize(results, mode)}
+    from eval.report import write_run
+
+    write_run(out_dir, summary, results, title=f"viqa eval: {gold.name} ({mode})")
+    return summary

@@ -1,0 +1,71 @@
+"""Fixtures for the API tests: the fake pipeline and index writers, apps and clients (loopback or remote)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from api_fakes import REMOTE, FakeIndex, FakePipeline, running
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.config import ApiSettings
+from api.main import create_app
+from viqa.settings import Settings
+
+
+@pytest.fixture
+def api_settings() -> ApiSettings:
+    """API settings independent of the environment (no key, default limits)."""
+    return ApiSettings(_env_file=None, api_key=None)
+
+
+@pytest.fixture
+def fake_pipeline(settings: Settings) -> FakePipeline:
+    return FakePipeline(settings)
+
+
+@pytest.fixture
+def fake_index(fake_pipeline: FakePipeline) -> FakeIndex:
+    return FakeIndex(fake_pipeline)
+
+
+@pytest.fixture
+def app(fake_pipeline: FakePipeline, fake_index: FakeIndex, settings: Settings, api_settings: ApiSettings) -> FastAPI:
+    return create_app(lambda s: fake_pipeline, settings, api_settings=api_settings, index_ops=fake_index.ops)
+
+
+@contextmanager
+def running(app: FastAPI, client: tuple[str, int] = LOOPBACK, wait_ready: bool = True) -> Iterator[TestClient]:
+    """A TestClient with the lifespan started (and, by default, the fake models loaded)."""
+    with TestClient(app, client=client) as test_client:
+        if wait_ready:
+            assert app.state.service.ready.wait(timeout=5), "the fake pipeline never became ready"
+        yield test_client
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """A client calling from loopback, as a browser on the server's own machine does."""
+    with running(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def remote_client(app: FastAPI) -> Iterator[TestClient]:
+    """A client calling from another machine."""
+    with running(app, client=REMOTE) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_app(
+    fake_pipeline: FakePipeline, fake_index: FakeIndex, settings: Settings
+) -> Callable[..., FastAPI]:
+    """An app with API settings of the test's choosing (``make_app(api_key="k", max_body_bytes=2048)``)."""
+
+    def make(**api_fields: object) -> FastAPI:
+        api = ApiSettings(_env_file=None, **{"api_key": None, **api_fields})
+        return create_app(lambda s: fake_pipeline, settings, api_settings=api, index_ops=fake_index.ops)
+
+    return make

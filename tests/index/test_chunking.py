@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import unicodedata
+
+from index.chunking import chunk_document, group_sentences
+from index.segment import syllables
+from tests.conftest import SAMPLE
+from viqa.types import Document
+
+TEXT = SAMPLE.read_text(encoding="utf-8")
+DOC = Document("lang-son", "Lạng Sơn", str(SAMPLE), TEXT, "sha")
+CHUNKS = chunk_document(DOC, target_syllables=150, overlap_sentences=1)
+
+
+def test_chunk_offsets_slice_exactly_the_chunk_text() -> None:
+    for chunk in CHUNKS:
+        assert TEXT[chunk.char_start : chunk.char_end] == chunk.text
+
+
+def test_every_clean_character_points_at_the_source_character_it_came_from() -> None:
+    for chunk in CHUNKS:
+        for i, ch in enumerate(chunk.clean):
+            source = TEXT[chunk.clean_start[i] : chunk.clean_end[i]]
+            assert ch == " " or unicodedata.normalize("NFC", source) == ch
+
+
+def test_chunks_are_sentence_sized_with_overlap() -> None:
+    body = [c for c in CHUNKS if c.kind == "body"]
+    sizes = [len(syllables(c.clean)) for c in body]
+    assert max(sizes) < 400 and sum(sizes) / len(sizes) > 60
+    overlapping = sum(1 for a, b in zip(body, body[1:], strict=False) if b.char_start < a.char_end)
+    assert overlapping > 0
+
+
+def test_footnotes_are_passages_linked_to_the_passages_that_cite_them() -> None:
+    by_id = {c.chunk_id: c for c in CHUNKS}
+    note = next(c for c in CHUNKS if c.kind == "footnote" and "Đàn trâu ước khoảng 65.096 con" in c.clean)
+    assert note.cited_by
+    for cid in note.cited_by:
+        assert note.chunk_id in by_id[cid].footnotes
+        assert "tăng so với cùng kỳ" in by_id[cid].clean
+
+
+def test_chunk_ids_are_stable_content_hashes() -> None:
+    again = chunk_document(DOC, target_syllables=150, overlap_sentences=1)
+    assert [c.chunk_id for c in again] == [c.chunk_id for c in CHUNKS]
+
+
+def test_group_sentences_overlaps_by_one_and_covers_everything() -> None:
+    groups = group_sentences([50, 50, 50, 50, 50], target=100, overlap=1)
+    assert groups[0] == (0, 2) and groups[1][0] == 1 and groups[-1][1] == 5
+    assert group_sentences([500], target=100, overlap=1) == [(0, 1)]
