@@ -61,7 +61,7 @@ class AskRequest(BaseModel):
 
     question: str = Field(description="A question in Vietnamese.")
     collection: str | None = CollectionField
-    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="Passages to read (server default if omitted).")
+    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="Passages to read (default: server's).")
 
 
 class SearchRequest(BaseModel):
@@ -285,8 +285,9 @@ class DocumentSummary(BaseModel):
 
 class DocumentList(BaseModel):
     model_config = _examples(
-        {"collection": "default", "documents": [{"doc_id": "thong-bao-12", "title": "Thông báo số 12", "chars": 5120,
-                                                 "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}]}
+        {"collection": "default",
+         "documents": [{"doc_id": "thong-bao-12", "title": "Thông báo số 12", "chars": 5120,
+                        "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}]}
     )
 
     collection: str

@@ -1,4 +1,4 @@
-"""Uploaded bytes or JSON text as ``Document``s, refused (InputError) for the same reasons ``viqa ingest`` refuses files."""
+"""Uploaded bytes or JSON text as ``Document``s, refused (InputError) for the reasons ``viqa ingest`` refuses files."""
 
 from __future__ import annotations
 

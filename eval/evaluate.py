@@ -20,13 +20,15 @@ from viqa.types import Document
 def _fingerprint(gold: Path, mode: str, collection: str | None, pipeline: Pipeline) -> dict:
     s = pipeline.settings
     weights = s.reader_weights / "reader.safetensors"
+    calibration = s.reader_weights / "reader.json"
     relevant = s.model_dump(include={"read_k", "null_threshold", "retrieval_weight", "alpha", "fusion", "top_k",
-                                     "reader_max_length", "reader_stride", "reader_quantize", "chunk_syllables"})
+                                     "reader_max_length", "reader_stride", "reader_quantize", "chunk_syllables",
+                                     "read_focus_sentences"})
     return {
         "gold": hashlib.sha256(gold.read_bytes()).hexdigest(),
         "mode": mode,
         "collection": collection,
-        "reader": hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None,
+        "reader": [hashlib.sha256(p.read_bytes()).hexdigest() for p in (weights, calibration) if p.is_file()],
         "settings": relevant,
     }
 

@@ -17,7 +17,6 @@ from eval.formats import GoldItem
 from eval.metrics import exact_match, f1, normalise_squad, normalise_vi
 from qa.answering import confidence
 from qa.pipeline import Pipeline
-from viqa.settings import Settings
 
 MODES = ("reader", "open", "retrieval")
 
@@ -56,7 +55,7 @@ def score_item(item: GoldItem, prediction: str | None, conf: float, latency_ms: 
 
 def run_reader(items: list[GoldItem], pipeline: Pipeline, batch_size: int = 16) -> Iterator[ItemResult]:
     """Reading comprehension only: each question against its own gold context, batched across questions."""
-    s: Settings = pipeline.settings
+    threshold, scale = pipeline.calibration
     reader = pipeline.reader
     for b in range(0, len(items), batch_size):
         batch = items[b : b + batch_size]
@@ -65,9 +64,9 @@ def run_reader(items: list[GoldItem], pipeline: Pipeline, batch_size: int = 16) 
         per_item = (time.perf_counter() - started) * 1000 / len(batch)
         for it, res in zip(batch, results, strict=True):
             answer = None
-            if res.spans and res.margin >= s.null_threshold:
+            if res.spans and res.margin >= threshold:
                 answer = (it.context or "")[res.spans[0].start : res.spans[0].end]
-            conf = confidence(res.margin, s.null_threshold, s.confidence_scale)
+            conf = confidence(res.margin, threshold, scale)
             yield score_item(it, answer, conf if answer else 1 - conf, per_item, margin=round(res.margin, 4))
 
 

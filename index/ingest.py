@@ -117,7 +117,9 @@ def ingest_paths(
     return ingest_documents(collection, documents, embedder, settings, progress)
 
 
-def delete_documents(collection: Collection, doc_ids: list[str], embedder: Embedder, settings: Settings) -> IngestReport:
+def delete_documents(
+    collection: Collection, doc_ids: list[str], embedder: Embedder, settings: Settings
+) -> IngestReport:
     """Remove documents by id; NotFoundError if one is not in the collection."""
     with collection.writing():
         state = collection.read_state(embedder.dim)

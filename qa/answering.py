@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from eval.metrics import normalise_vi
 from index.segment import sentence_spans
+from qa.focus import View
 from qa.reader import ReadResult
 from viqa.types import Chunk, Citation, Document, Hit
 
@@ -33,13 +34,14 @@ def confidence(margin: float, threshold: float, scale: float) -> float:
     return 1.0 / (1.0 + math.exp(-(margin - threshold) / scale))
 
 
-def rank_candidates(hits: list[Hit], results: list[ReadResult], retrieval_weight: float) -> list[Candidate]:
-    """Every span of every passage, best first by reader margin + ``retrieval_weight`` * fused retrieval score."""
+def rank_candidates(views: list[View], results: list[ReadResult], retrieval_weight: float) -> list[Candidate]:
+    """Every span of every view read, best first by reader margin + ``retrieval_weight`` * fused retrieval score."""
     candidates = []
-    for hit, result in zip(hits, results, strict=True):
+    for view, result in zip(views, results, strict=True):
         for span in result.spans:
             margin = span.score - result.null_score
-            candidates.append(Candidate(hit, span.start, span.end, margin, margin + retrieval_weight * hit.score))
+            start, end = view.start + span.start, view.start + span.end
+            candidates.append(Candidate(view.hit, start, end, margin, margin + retrieval_weight * view.hit.score))
     return sorted(candidates, key=lambda c: -c.score)
 
 

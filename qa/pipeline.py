@@ -6,8 +6,9 @@ import time
 
 from index.store import Collection
 from models.embedder import Embedder
-from models.reader_model import ensure_reader_folder
+from models.reader_model import ensure_reader_folder, shipped_calibration
 from qa.answering import citation_for, confidence, rank_candidates, same_answer
+from qa.focus import View, focus
 from qa.reader import Reader
 from qa.retrieval import Retriever, validate_query
 from viqa.schemas import AskOut, PassageOut, SearchOut
@@ -38,6 +39,14 @@ class Pipeline:
             self._reader = Reader(folder, threads=s.threads, max_length=s.reader_max_length, stride=s.reader_stride,
                                   max_answer_tokens=s.max_answer_tokens, quantize=s.reader_quantize)
         return self._reader.load()
+
+    @property
+    def calibration(self) -> tuple[float, float]:
+        """(no-answer threshold, confidence scale): the settings' values, else those shipped with the weights."""
+        threshold, scale = shipped_calibration(self.settings.reader_weights)
+        s = self.settings
+        return (threshold if s.null_threshold is None else s.null_threshold,
+                scale if s.confidence_scale is None else s.confidence_scale)
 
     def load(self, collection: str | None = None) -> Pipeline:
         """Load every model (and the collection's index) now rather than on the first question."""
@@ -79,13 +88,18 @@ class Pipeline:
         retriever = self.retriever(collection)
         hits = retriever.search(question, k=s.read_k if top_k is None else top_k)
         t1 = time.perf_counter()
-        results = self.reader.read([(question, h.chunk.clean) for h in hits])
+        if s.read_focus_sentences:
+            views = focus(hits, question, s.read_focus_sentences)
+        else:
+            views = [View(h, 0, len(h.chunk.clean)) for h in hits]
+        results = self.reader.read([(question, v.text) for v in views])
         t2 = time.perf_counter()
-        candidates = rank_candidates(hits, results, s.retrieval_weight)
+        candidates = rank_candidates(views, results, s.retrieval_weight)
         timings = {"retrieve": (t1 - t0) * 1000, "read": (t2 - t1) * 1000}
-        if not candidates or candidates[0].margin < s.null_threshold:
+        threshold, scale = self.calibration
+        if not candidates or candidates[0].margin < threshold:
             best_margin = candidates[0].margin if candidates else float("-inf")
-            conf = 1.0 - confidence(best_margin, s.null_threshold, s.confidence_scale)
+            conf = 1.0 - confidence(best_margin, threshold, scale)
             timings["total"] = (time.perf_counter() - t0) * 1000
             return Answer(None, conf, (), timings)
         best = candidates[0]
@@ -94,7 +108,7 @@ class Pipeline:
             citation_for(c.hit.chunk, docs[c.hit.chunk.doc_id], c.start, c.end) for c in same_answer(candidates, best)
         )
         timings["total"] = (time.perf_counter() - t0) * 1000
-        return Answer(best.text, confidence(best.margin, s.null_threshold, s.confidence_scale), citations, timings)
+        return Answer(best.text, confidence(best.margin, threshold, scale), citations, timings)
 
     def ask(self, question: str, collection: str | None = None, top_k: int | None = None) -> AskOut:
         """``answer()`` as the JSON object that ``viqa ask --json`` prints and ``POST /v1/ask`` returns."""

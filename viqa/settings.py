@@ -46,12 +46,17 @@ class Settings(BaseSettings):
 
     # reading
     read_k: int = Field(default=5, ge=1, description="Passages the reader reads per question.")
+    read_focus_sentences: int = Field(
+        default=0, ge=0, description="Read only this many best-matching sentences (±1) of those passages; 0: all."
+    )
     reader_max_length: int = Field(default=256, ge=64)
     reader_stride: int = Field(default=96, ge=0)
     max_answer_tokens: int = Field(default=30, ge=1)
     reader_quantize: bool = Field(default=False, description="Dynamic int8 reader (faster on CPU).")
-    null_threshold: float = Field(default=0.0, description="Abstain when the best span beats no-answer by less.")
-    confidence_scale: float = Field(default=2.0, gt=0)
+    null_threshold: float | None = Field(
+        default=None, description="Abstain when the best span beats no-answer by less (None: the calibrated value)."
+    )
+    confidence_scale: float | None = Field(default=None, gt=0, description="None: the calibrated value.")
     retrieval_weight: float = Field(default=2.0, ge=0, description="Weight of the fused retrieval score in ranking.")
 
     # queries

@@ -54,7 +54,9 @@ def chat_events(result: ChatResponse) -> Iterator[str]:
     response_model=ChatResponse,
     responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}, "example": _SSE_EXAMPLE}}}},
 )
-def chat(body: ChatRequest, pipeline: PipelineDep, api: ApiSettingsDep, _: ReadAuth) -> ChatResponse | StreamingResponse:
+def chat(
+    body: ChatRequest, pipeline: PipelineDep, api: ApiSettingsDep, _: ReadAuth
+) -> ChatResponse | StreamingResponse:
     """Answer the last user message; with ``stream: true`` the answer comes as Server-Sent Events."""
     if body.messages[-1].role != "user":
         raise InputError("the last message must be the user's question")

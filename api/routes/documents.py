@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from api.deps import (
     IndexOpsDep,
@@ -109,11 +110,9 @@ async def _uploaded_documents(request: Request) -> list[Document]:
                 raise InputError("send the document as a multipart part named 'file'")
             if len(files) > 1 and (doc_id or title):
                 raise InputError("doc_id and title can only be given with a single file")
-            return [
-                document_from_file(await f.read(), f.filename or "upload.txt",
-                                   doc_id if isinstance(doc_id, str) else None, title if isinstance(title, str) else None)
-                for f in files
-            ]
+            doc_id = doc_id if isinstance(doc_id, str) else None
+            title = title if isinstance(title, str) else None
+            return [document_from_file(await f.read(), f.filename or "upload.txt", doc_id, title) for f in files]
     if content_type == "application/json":
         try:
             upload = DocumentUpload.model_validate(json.loads(await request.body()))

@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import numpy as np
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.jobs import IndexOps
@@ -118,7 +122,8 @@ class FakePipeline:
 class FakeIndex:
     """Index writers that update the fake pipeline's documents instead of embedding anything.
 
-    ``gate``, when set, makes each job wait until the test opens it (to watch queued/running states).
+    ``gate``, when set, makes each job wait until the test opens it (to watch queued/running states);
+    ``fail_with``, when set, is raised by the next writes.
     """
 
     def __init__(self, pipeline: FakePipeline) -> None:
@@ -126,11 +131,14 @@ class FakeIndex:
         self.gate: threading.Event | None = None
         self.started = threading.Event()
         self.calls: list[tuple[str, str, list[str]]] = []
+        self.fail_with: Exception | None = None
 
     def _wait(self) -> None:
         self.started.set()
         if self.gate is not None and not self.gate.wait(timeout=10):
             raise TimeoutError("the test never opened the gate")
+        if self.fail_with is not None:
+            raise self.fail_with
 
     def ingest(self, collection: Collection, documents: list[Document], embedder: object,
                settings: Settings) -> IngestReport:
@@ -168,8 +176,6 @@ class FakeIndex:
 
 def wait_for_job(client: TestClient, job_id: str, timeout: float = 5.0) -> dict:
     """Poll a job until it is done or failed."""
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(f"/v1/jobs/{job_id}").json()
@@ -177,3 +183,12 @@ def wait_for_job(client: TestClient, job_id: str, timeout: float = 5.0) -> dict:
             return job
         time.sleep(0.01)
     raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+@contextmanager
+def running(app: FastAPI, client: tuple[str, int] = LOOPBACK, wait_ready: bool = True) -> Iterator[TestClient]:
+    """A TestClient with the lifespan started (and, by default, the fake models loaded)."""
+    with TestClient(app, client=client) as test_client:
+        if wait_ready:
+            assert app.state.service.ready.wait(timeout=5), "the fake pipeline never became ready"
+        yield test_client

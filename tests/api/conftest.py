@@ -35,15 +35,6 @@ def app(fake_pipeline: FakePipeline, fake_index: FakeIndex, settings: Settings, 
     return create_app(lambda s: fake_pipeline, settings, api_settings=api_settings, index_ops=fake_index.ops)
 
 
-@contextmanager
-def running(app: FastAPI, client: tuple[str, int] = LOOPBACK, wait_ready: bool = True) -> Iterator[TestClient]:
-    """A TestClient with the lifespan started (and, by default, the fake models loaded)."""
-    with TestClient(app, client=client) as test_client:
-        if wait_ready:
-            assert app.state.service.ready.wait(timeout=5), "the fake pipeline never became ready"
-        yield test_client
-
-
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
     """A client calling from loopback, as a browser on the server's own machine does."""

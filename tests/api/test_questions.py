@@ -1,0 +1,83 @@
+"""POST /v1/ask and /v1/search answer with exactly viqa.schemas.AskOut / SearchOut, computed from the request."""
+
+from __future__ import annotations
+
+from api_fakes import REPORT_TEXT, FakePipeline
+from fastapi.testclient import TestClient
+
+from viqa.schemas import NOT_FOUND, AskOut, SearchOut
+
+
+def test_ask_returns_the_same_json_as_viqa_ask_json(client: TestClient, fake_pipeline: FakePipeline) -> None:
+    question = "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?"
+    response = client.post("/v1/ask", json={"question": question})
+    assert response.status_code == 200
+    expected = fake_pipeline.ask(question)
+    assert AskOut.model_validate(response.json()) == expected
+    assert set(response.json()) == set(AskOut.model_fields)
+
+
+def test_ask_answers_each_question_from_its_own_passage(client: TestClient) -> None:
+    answers = {
+        "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?": "45,6 triệu USD",
+        "Kim ngạch nhập khẩu tháng 11 đạt bao nhiêu?": "38,2 triệu USD",
+        "Tổng đàn bò của tỉnh có bao nhiêu con?": "45 nghìn con",
+    }
+    for question, answer in answers.items():
+        assert client.post("/v1/ask", json={"question": question}).json()["answer"] == answer
+
+
+def test_citation_offsets_slice_the_source_text(client: TestClient) -> None:
+    body = client.post("/v1/ask", json={"question": "Tổng đàn trâu của tỉnh có bao nhiêu con?"}).json()
+    citation = body["citations"][0]
+    assert REPORT_TEXT[citation["char_start"]:citation["char_end"]] == body["answer"]
+    assert REPORT_TEXT[citation["quote_start"]:citation["quote_end"]] == citation["quote"]
+
+
+def test_ask_passes_collection_and_top_k_through(client: TestClient, fake_pipeline: FakePipeline) -> None:
+    client.post("/v1/ask", json={"question": "Tổng đàn bò?", "collection": "default", "top_k": 3})
+    assert fake_pipeline.asked[-1] == ("Tổng đàn bò?", "default", 3)
+
+
+def test_ask_abstains_with_a_message_when_the_documents_do_not_say(client: TestClient) -> None:
+    body = client.post("/v1/ask", json={"question": "Thủ đô của Pháp là gì?"}).json()
+    assert body["answer"] is None and body["message"] == NOT_FOUND and body["citations"] == []
+
+
+def test_search_returns_the_same_json_as_viqa_search_json(client: TestClient, fake_pipeline: FakePipeline) -> None:
+    response = client.post("/v1/search", json={"query": "đàn trâu", "k": 2})
+    assert response.status_code == 200
+    assert SearchOut.model_validate(response.json()) == fake_pipeline.search("đàn trâu", None, 2)
+    passages = response.json()["passages"]
+    assert 1 <= len(passages) <= 2 and "trâu" in passages[0]["text"]
+    assert all(REPORT_TEXT[p["char_start"]:p["char_end"]] == p["text"] for p in passages)
+
+
+def test_unknown_collection_is_a_404_in_the_error_shape(client: TestClient) -> None:
+    response = client.post("/v1/ask", json={"question": "Tổng đàn bò?", "collection": "khong-co"})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_question_without_words_is_a_400(client: TestClient) -> None:
+    response = client.post("/v1/ask", json={"question": " ?!"})
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": "invalid_input", "message": "the question has no words in it"}}
+
+
+def test_a_missing_field_is_a_422_in_the_error_shape(client: TestClient) -> None:
+    response = client.post("/v1/search", json={"k": 3})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert "query" in response.json()["error"]["message"]
+
+
+def test_malformed_json_is_a_422_not_a_500(client: TestClient) -> None:
+    response = client.post("/v1/ask", content=b'{"question": ', headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_top_k_out_of_range_is_a_422(client: TestClient) -> None:
+    assert client.post("/v1/ask", json={"question": "Tổng đàn bò?", "top_k": 0}).status_code == 422
+    assert client.post("/v1/search", json={"query": "bò", "k": 10_000}).status_code == 422

@@ -1,0 +1,48 @@
+"""The shipped reader weights rebuild into a working reader without any network access."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from models.reader_model import SHIPPED_WEIGHTS, ensure_reader_folder, shipped_calibration
+from qa.reader import Reader
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted in an offline test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_shipped_weights_are_small_and_calibrated(settings) -> None:
+    size_mb = (settings.reader_weights / SHIPPED_WEIGHTS).stat().st_size / 2**20
+    assert size_mb <= 60
+    threshold, scale = shipped_calibration(settings.reader_weights)
+    assert scale > 0 and threshold != 0.0
+
+
+def test_shipped_reader_loads_offline_and_reads_a_figure(settings, no_network) -> None:
+    folder = ensure_reader_folder(settings.reader_weights, settings.model_cache)
+    reader = Reader(folder).load()
+    context = "Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt 440 triệu USD, trong đó xuất khẩu 280 triệu USD."
+    (result,) = reader.read([("Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt bao nhiêu?", context)])
+    best = result.spans[0]
+    assert context[best.start : best.end] == "440 triệu USD"
+    assert result.margin > shipped_calibration(settings.reader_weights)[0]
+
+
+def test_weights_that_do_not_fit_the_model_are_refused(settings, tmp_path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    (tmp_path / "w").mkdir()
+    save_file({"qa_outputs.weight": torch.zeros(3, 384, dtype=torch.float16)}, str(tmp_path / "w" / SHIPPED_WEIGHTS))
+    with pytest.raises((ValueError, RuntimeError)):
+        ensure_reader_folder(tmp_path / "w", settings.model_cache)

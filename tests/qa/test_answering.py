@@ -1,0 +1,78 @@
+"""Answer selection and citations, on hand-made passages and fake reader output."""
+
+from __future__ import annotations
+
+import math
+
+from index.chunking import chunk_document
+from qa.answering import citation_for, confidence, rank_candidates, same_answer
+from qa.focus import View, focus
+from qa.reader import ReadResult
+from qa.spans import Span
+from tests.conftest import SAMPLE
+from viqa.types import Document, Hit
+
+TEXT = SAMPLE.read_text(encoding="utf-8")
+DOC = Document("ls", "Báo cáo", str(SAMPLE), TEXT, "sha")
+CHUNKS = chunk_document(DOC)
+
+
+def _chunk_with(fragment: str):
+    return next(c for c in CHUNKS if fragment in c.clean)
+
+
+def test_citation_offsets_point_at_source_text() -> None:
+    chunk = _chunk_with("ước đạt 440 triệu USD")
+    start = chunk.clean.index("440 triệu USD")
+    cite = citation_for(chunk, DOC, start, start + len("440 triệu USD"))
+    assert TEXT[cite.char_start : cite.char_end] == "440 triệu USD"
+    assert TEXT[cite.quote_start : cite.quote_end] == cite.quote
+    assert cite.quote.startswith("Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11")
+
+
+def test_a_quote_stops_at_a_page_break_instead_of_quoting_the_footnotes() -> None:
+    chunk = _chunk_with("xuất khẩu 2.680 triệu USD")
+    start = chunk.clean.index("2.680 triệu USD")
+    cite = citation_for(chunk, DOC, start, start + len("2.680 triệu USD"))
+    assert TEXT[cite.char_start : cite.char_end] == "2.680 triệu USD"
+    assert "¹" not in cite.quote and cite.quote.startswith("so với cùng kỳ")
+
+
+def test_the_best_candidate_combines_reader_margin_and_retrieval_score() -> None:
+    a, b = _chunk_with("ước đạt 440 triệu USD"), _chunk_with("Đàn trâu ước khoảng")
+    views = [View(Hit(a, 1.0), 0, len(a.clean)), View(Hit(b, 0.0), 0, len(b.clean))]
+    results = [ReadResult((Span(0, 5, 4.0),), null_score=1.0), ReadResult((Span(0, 8, 5.0),), null_score=1.0)]
+    ranked = rank_candidates(views, results, retrieval_weight=2.0)
+    assert ranked[0].hit.chunk is a and ranked[0].margin == 3.0 and ranked[0].score == 5.0
+    assert [c.margin for c in rank_candidates(views, results, retrieval_weight=0.0)] == [4.0, 3.0]
+
+
+def test_view_offsets_are_shifted_back_into_the_chunk() -> None:
+    chunk = _chunk_with("ước đạt 440 triệu USD")
+    offset = chunk.clean.index("Tổng kim ngạch")
+    view = View(Hit(chunk, 1.0), offset, len(chunk.clean))
+    local = view.text.index("440 triệu USD")
+    (cand,) = rank_candidates([view], [ReadResult((Span(local, local + 13, 9.0),), 0.0)], 0.0)
+    assert cand.text == "440 triệu USD"
+
+
+def test_the_same_answer_from_other_passages_is_cited_too() -> None:
+    a, b = _chunk_with("ước đạt 440 triệu USD"), _chunk_with("Đàn trâu ước khoảng")
+    views = [View(Hit(a, 1.0), 0, len(a.clean)), View(Hit(b, 0.5), 0, len(b.clean))]
+    sa, sb = a.clean.index("440"), b.clean.index("Đàn")
+    results = [ReadResult((Span(sa, sa + 3, 5.0),), 0.0), ReadResult((Span(sb, sb + 3, 4.0),), 0.0)]
+    ranked = rank_candidates(views, results, 0.0)
+    assert [c.hit.chunk for c in same_answer(ranked, ranked[0])] == [a]
+
+
+def test_confidence_is_one_half_at_the_threshold_and_monotone() -> None:
+    assert confidence(1.5, 1.5, 2.0) == 0.5
+    assert confidence(5.0, 1.5, 2.0) > confidence(2.0, 1.5, 2.0) > 0.5 > confidence(-3.0, 1.5, 2.0)
+    assert confidence(-math.inf, 0.0, 1.0) == 0.0
+
+
+def test_focus_keeps_the_matching_sentence_with_its_neighbours() -> None:
+    chunk = _chunk_with("ước đạt 440 triệu USD")
+    views = focus([Hit(chunk, 1.0)], "Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt bao nhiêu?", max_sentences=1)
+    assert len(views) == 1 and "440 triệu USD" in views[0].text
+    assert len(views[0].text) < len(chunk.clean)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+
+from qa.spans import best_spans, snap
+
+OFFSETS = [None, None, (0, 4), (4, 10), (10, 14), (14, 18), None]  # [CLS] q [SEP] c1 c2 c3 c4 [SEP]
+
+
+def test_best_span_is_the_highest_start_plus_end_inside_the_context() -> None:
+    start = np.array([5.0, 9.0, 1.0, 4.0, 0.0, 0.0, 9.0])
+    end = np.array([5.0, 9.0, 0.0, 0.0, 3.0, 1.0, 9.0])
+    spans = best_spans(start, end, OFFSETS, max_answer_tokens=30, top_n=1)
+    assert [(s.start, s.end, s.score) for s in spans] == [(4, 14, 7.0)]
+
+
+def test_spans_never_end_before_they_start_nor_exceed_the_length_limit() -> None:
+    start = np.array([0, 0, 0, 0, 0, 10.0, 0])
+    end = np.array([0, 0, 10.0, 0, 0, 0, 0])
+    spans = best_spans(start, end, OFFSETS, max_answer_tokens=2, top_n=20)
+    assert spans and all(s.start < s.end and s.end - s.start <= 10 for s in spans)
+    assert (0, 4) not in [(s.start, s.end) for s in spans if s.score == 20.0]
+
+
+def test_no_context_tokens_means_no_spans() -> None:
+    assert best_spans(np.zeros(3), np.zeros(3), [None, None, None]) == []
+
+
+def test_snapping_grows_to_whole_syllables_and_whole_numbers_with_units() -> None:
+    text = "diện tích thu hoạch ước đạt 47.063,06 ha, đạt 102,3% kế hoạch; ước đạt 440 triệu USD, trong đó"
+
+    def snapped(fragment: str) -> str:
+        s = text.index(fragment)
+        a, b = snap(text, s, s + len(fragment))
+        return text[a:b]
+
+    assert snapped("063,06") == "47.063,06 ha"
+    assert snapped("102,3") == "102,3%"
+    assert snapped("440") == "440 triệu USD"
+    assert snapped("ạch ước") == "hoạch ước"
+    assert snapped("440 triệu USD, ") == "440 triệu USD"
+
+
+def test_snapping_keeps_separators_that_are_not_inside_a_number() -> None:
+    text = "tăng 4%, nhập khẩu 1.915 triệu USD."
+    s = text.index("1.915")
+    a, b = snap(text, s, s + 5)
+    assert text[a:b] == "1.915 triệu USD"

@@ -1,0 +1,89 @@
+"""The command line refuses bad input with one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from index.ingest import ingest_paths
+from index.store import Collection
+from viqa.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _assert_one_line_error(code: int, out: str, err: str, fragment: str) -> None:
+    assert code != 0
+    assert err.startswith("viqa: error:") and err.count("\n") == 1, err
+    assert fragment in err and "Traceback" not in out + err
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "fragment"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("binary.txt", bytes(range(256)) * 40, "binary"),
+        ("latin.txt", "Báo cáo tháng mười một".encode("cp1258", errors="replace"), "not UTF-8"),
+    ],
+)
+def test_ingest_refuses_bad_files_and_leaves_the_index_unchanged(
+    settings, tmp_path: Path, name: str, data: bytes, fragment: str
+) -> None:
+    bad = tmp_path / name
+    bad.write_bytes(data)
+    _assert_one_line_error(*_run("ingest", str(bad), "--collection", "c1"), fragment)
+    assert not Collection(settings.collections_dir, "c1").exists
+
+
+def test_ingest_refuses_a_50_mb_file_stating_the_limit(settings, tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    with big.open("wb") as fh:
+        fh.truncate(50 * 2**20)
+    _assert_one_line_error(*_run("ingest", str(big)), "MB limit")
+
+
+def test_one_bad_file_among_good_ones_changes_nothing(settings, sample_copy: Path) -> None:
+    (sample_copy.parent / "empty.md").write_bytes(b"")
+    _assert_one_line_error(*_run("ingest", str(sample_copy.parent), "-c", "c2"), "empty")
+    assert not Collection(settings.collections_dir, "c2").exists
+
+
+def test_search_in_an_unknown_collection_says_how_to_create_it(settings) -> None:
+    _assert_one_line_error(*_run("search", "kim ngạch", "--collection", "nope"), "viqa ingest")
+
+
+def test_an_invalid_collection_name_is_refused(settings) -> None:
+    _assert_one_line_error(*_run("search", "kim ngạch", "--collection", "../etc"), "invalid collection name")
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [("", "empty"), ("   ", "empty"), ("?!...", "no words"), ("a" * 10_000, "limit is")],
+)
+def test_bad_queries_are_refused_before_any_model_loads(settings, query: str, fragment: str) -> None:
+    _assert_one_line_error(*_run("search", query), fragment)
+    _assert_one_line_error(*_run("ask", query), fragment)
+
+
+def test_search_json_lists_passages_whose_offsets_slice_the_source(
+    settings, fake_embedder, sample_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import qa.pipeline
+
+    ingest_paths(Collection(settings.collections_dir, "default"), [sample_copy], fake_embedder, settings)
+    monkeypatch.setattr(qa.pipeline, "Embedder", lambda *a, **k: fake_embedder)
+    code, out, _ = _run("search", "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11", "--json", "-k", "3")
+    assert code == 0
+    passages = json.loads(out)["passages"]
+    text = sample_copy.read_text(encoding="utf-8")
+    assert len(passages) == 3 and "440 triệu USD" in passages[0]["text"]
+    assert all(text[p["char_start"] : p["char_end"]] == p["text"] for p in passages)
