@@ -61,10 +61,11 @@ def create_app(
     def body_limit(method: str, path: str) -> int:
         return api.max_upload_bytes if method == "POST" and _UPLOAD_PATH.match(path) else api.max_body_bytes
 
+    # the last added runs first: request id and log line, then CORS (so 413s carry it), then body limits
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "Location"])
-    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(RequestContextMiddleware)
     return app

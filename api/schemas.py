@@ -261,6 +261,18 @@ class ChatCompletionChunk(BaseModel):
     viqa: ViqaExtra | None = None
 
 
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "viqa"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
 # --- documents, collections, jobs -------------------------------------------------------------------------------
 
 
@@ -347,5 +359,5 @@ class JobOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "ready", "loading", "failed"]
+    status: Literal["ok", "ready"]
     message: str | None = None

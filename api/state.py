@@ -10,6 +10,7 @@ from collections.abc import Callable
 from api.config import ApiSettings
 from api.jobs import IndexOps, JobRegistry
 from api.serial import PipelineLike, SerialPipeline
+from viqa.errors import NotFoundError
 from viqa.settings import Settings
 
 log = logging.getLogger("viqa.api")
@@ -51,6 +52,7 @@ class ServiceState:
         try:
             pipeline = self.factory(self.settings)
             pipeline.load()
+            self._warm_up(pipeline)
         except Exception as exc:
             log.exception("loading the models failed")
             self.load_error = f"loading the models failed: {type(exc).__name__}: {exc}"
@@ -58,6 +60,14 @@ class ServiceState:
         self.pipeline = SerialPipeline(pipeline, batch_size=self.settings.embed_batch_size)
         self.ready.set()
         log.info("models loaded in %.1f s", time.perf_counter() - started)
+
+    def _warm_up(self, pipeline: PipelineLike) -> None:
+        """Open the default collection's index now, if it has one (a new install has none: that is fine)."""
+        name = self.settings.default_collection
+        try:
+            pipeline.retriever(name)
+        except NotFoundError:
+            log.info("collection %r has no index yet; upload documents or run `viqa ingest`", name)
 
     def close(self) -> None:
         self.jobs.shutdown()

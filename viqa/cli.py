@@ -161,6 +161,17 @@ def eval_(
     typer.echo(f"report: {out_dir / 'report.html'}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the HTTP API and the chat page (models load in the background; see /readyz)."""
+    from api.server import run
+
+    run(host, port)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("bm25s", "transformers", "sentence_transformers"):

@@ -17,6 +17,12 @@ from viqa.errors import InputError
 
 router = APIRouter(prefix="/v1", tags=["chat"], responses=ERROR_RESPONSES)
 
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "description": "One Server-Sent Event; ``data`` is JSON.",
+    "properties": {"event": {"type": "string", "enum": ["citations", "answer", "done"]}, "data": {"type": "string"}},
+    "required": ["event", "data"],
+}
 _SSE_EXAMPLE = (
     'event: citations\ndata: {"citations":[...],"answer_span":{...}}\n\n'
     'event: answer\ndata: {"answer":"38,2 triệu USD","confidence":0.81,"message":null,"resolved_question":"..."}\n\n'
@@ -52,7 +58,7 @@ def chat_events(result: ChatResponse) -> Iterator[str]:
 @router.post(
     "/chat",
     response_model=ChatResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}, "example": _SSE_EXAMPLE}}}},
+    responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA, "example": _SSE_EXAMPLE}}}},
 )
 def chat(
     body: ChatRequest, pipeline: PipelineDep, api: ApiSettingsDep, _: ReadAuth

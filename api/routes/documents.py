@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -18,8 +18,9 @@ from api.deps import (
     SettingsDep,
     WriteAuth,
 )
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES, ApiError, ErrorOut
 from api.schemas import (
+    NAME_PATTERN,
     CollectionList,
     DocumentList,
     DocumentOut,
@@ -34,11 +35,14 @@ from viqa.types import Document
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=ERROR_RESPONSES)
 
+CollectionName = Annotated[str, Path(pattern=NAME_PATTERN, description="Collection name (letters, digits, _ . -).")]
+DocId = Annotated[str, Path(pattern=NAME_PATTERN, description="Document id, e.g. bao-cao-thang-11.")]
+
 _MULTIPART_SCHEMA = {
     "type": "object",
     "properties": {
         "file": {"type": "string", "format": "binary", "description": "A .txt or .md file (UTF-8); repeat for more."},
-        "doc_id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
+        "doc_id": {"type": "string", "pattern": NAME_PATTERN},
         "title": {"type": "string", "maxLength": 200},
     },
     "required": ["file"],
@@ -64,7 +68,7 @@ def collections(settings: SettingsDep, _: ReadAuth) -> CollectionList:
 
 
 @router.get("/collections/{name}/documents", response_model=DocumentList)
-def list_documents(name: str, pipeline: PipelineDep, _: ReadAuth) -> DocumentList:
+def list_documents(name: CollectionName, pipeline: PipelineDep, _: ReadAuth) -> DocumentList:
     """The documents of a collection, by id."""
     docs = pipeline.documents(validate_name(name))
     return DocumentList(
@@ -76,8 +80,8 @@ def list_documents(name: str, pipeline: PipelineDep, _: ReadAuth) -> DocumentLis
 
 @router.get("/collections/{name}/documents/{doc_id}", response_model=DocumentOut)
 def get_document(
-    name: str,
-    doc_id: str,
+    name: CollectionName,
+    doc_id: DocId,
     pipeline: PipelineDep,
     _: ReadAuth,
     start: Annotated[int | None, Query(ge=0, description="First character (default 0).")] = None,
@@ -129,11 +133,11 @@ async def _uploaded_documents(request: Request) -> list[Document]:
     status_code=202,
     response_model=JobOut,
     openapi_extra=_UPLOAD_BODY,
-    responses={415: {"model": ERROR_RESPONSES[400]["model"], "description": "Unsupported Media Type"}},
+    responses={415: {"model": ErrorOut, "description": "Unsupported Media Type"}},
 )
 async def upload_documents(
-    name: str, _: WriteAuth, request: Request, response: Response, pipeline: PipelineDep, settings: SettingsDep,
-    jobs: JobsDep, ops: IndexOpsDep,
+    name: CollectionName, _: WriteAuth, request: Request, response: Response, pipeline: PipelineDep,
+    settings: SettingsDep, jobs: JobsDep, ops: IndexOpsDep,
 ) -> JobOut:
     """Queue the indexing of uploaded documents (same id: replaced; same content: skipped). Poll the job."""
     collection = Collection(settings.collections_dir, name)
@@ -151,8 +155,8 @@ async def upload_documents(
 
 @router.delete("/collections/{name}/documents/{doc_id}", status_code=202, response_model=JobOut)
 def delete_document(
-    name: str, doc_id: str, _: WriteAuth, response: Response, pipeline: PipelineDep, settings: SettingsDep,
-    jobs: JobsDep, ops: IndexOpsDep,
+    name: CollectionName, doc_id: DocId, _: WriteAuth, response: Response, pipeline: PipelineDep,
+    settings: SettingsDep, jobs: JobsDep, ops: IndexOpsDep,
 ) -> JobOut:
     """Queue the removal of a document; 404 at once if the collection has no such document."""
     collection = Collection(settings.collections_dir, name)

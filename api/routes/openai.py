@@ -25,6 +25,8 @@ from api.schemas import (
     Choice,
     ChunkChoice,
     ChunkDelta,
+    ModelCard,
+    ModelList,
     Usage,
     ViqaExtra,
 )
@@ -34,6 +36,12 @@ from viqa.schemas import NOT_FOUND
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
+_CHUNK_EVENT_SCHEMA = {
+    "type": "object",
+    "description": "One Server-Sent Event: ``data`` is a chat.completion.chunk as JSON, or ``[DONE]``.",
+    "properties": {"data": {"type": "string"}},
+    "required": ["data"],
+}
 _STREAM_EXAMPLE = (
     'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"viqa",'
     '"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n'
@@ -81,10 +89,16 @@ def completion_chunks(result: ChatResponse, completion_id: str, created: int, in
     yield sse_event("[DONE]")
 
 
+@router.get("/models", response_model=ModelList)
+def models(_: ReadAuth) -> ModelList:
+    """The one model, ``viqa`` (OpenAI clients and chat UIs list models before they chat)."""
+    return ModelList(data=[ModelCard(id="viqa")])
+
+
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}, "example": _STREAM_EXAMPLE}}}},
+    responses={200: {"content": {"text/event-stream": {"schema": _CHUNK_EVENT_SCHEMA, "example": _STREAM_EXAMPLE}}}},
 )
 def chat_completions(
     body: ChatCompletionRequest, pipeline: PipelineDep, api: ApiSettingsDep, _: ReadAuth

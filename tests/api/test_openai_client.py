@@ -112,3 +112,7 @@ def test_the_stream_ends_with_done_after_the_final_chunk(client: TestClient) -> 
                            json={"messages": [{"role": "user", "content": EXPORTS}], "stream": True})
     events = [block.removeprefix("data: ") for block in response.text.strip().split("\n\n")]
     assert events[-1] == "[DONE]" and '"finish_reason":"stop"' in events[-2] and '"viqa"' in events[-2]
+
+
+def test_openai_client_lists_the_viqa_model(oai: openai.OpenAI) -> None:
+    assert [m.id for m in oai.models.list()] == ["viqa"]
