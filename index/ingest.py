@@ -92,8 +92,12 @@ def ingest_documents(
             report.chunks = len(state.chunks)
             return report
         state = _without(state, {d.doc_id for d in todo})
+        from tqdm import tqdm
+
         new_chunks = [
-            c for doc in todo for c in chunk_document(doc, settings.chunk_syllables, settings.chunk_overlap_sentences)
+            c
+            for doc in tqdm(todo, desc="chunking", unit="doc", disable=not progress)
+            for c in chunk_document(doc, settings.chunk_syllables, settings.chunk_overlap_sentences)
         ]
         log.info("embedding %d passages from %d documents", len(new_chunks), len(todo))
         vectors = embedder.encode_passages([c.clean for c in new_chunks], progress=progress)

@@ -1,0 +1,182 @@
+"""The chat page in a real headless Chromium, against a live uvicorn server with the fake pipeline.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``) and the ``playwright`` package; never downloads a
+browser. Skipped, with the reason, when either is missing or Chromium cannot start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from api_fakes import FakeIndex, FakePipeline, make_document
+from fastapi import FastAPI
+
+from api.config import ApiSettings
+from api.main import create_app
+from viqa.settings import PROJECT_ROOT, Settings
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install -e '.[test]'")
+
+SAMPLE = PROJECT_ROOT / "data" / "sample" / "lang-son-bao-cao-kt-xh-thang-11-2023.txt"
+DOC_ID = "lang-son-bao-cao-kt-xh-thang-11-2023"
+TITLE = "Báo cáo tình hình kinh tế - xã hội tỉnh Lạng Sơn tháng 11 năm 2023"
+QUESTION = "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt bao nhiêu?"
+ANSWER = "440 triệu USD"
+SCREENSHOT = Path(os.environ.get("VIQA_SCREENSHOT", "/tmp/viqa-chat.png"))
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium (or ``$VIQA_CHROMIUM``), if installed."""
+    candidates = [os.environ.get("VIQA_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")]
+    return next((c for c in candidates if c and Path(c).is_file()), None)
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a background thread; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started or not thread.is_alive():
+                break
+            time.sleep(0.01)
+        assert server.started, "uvicorn did not start"
+        assert app.state.service.ready.wait(timeout=5), "the fake pipeline never became ready"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    """One headless Chromium for the module (Debian's build: nothing is downloaded)."""
+    path = chromium_path()
+    if path is None:
+        pytest.skip("chromium not installed: apt-get install chromium")
+    with sync_api.sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, timeout=20_000)
+        except sync_api.Error as error:
+            pytest.skip(f"chromium at {path} could not be launched: {error.message.splitlines()[0]}")
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def base_url(settings: Settings) -> Iterator[str]:
+    """A live server whose fake pipeline holds the Lạng Sơn sample report."""
+    pipeline = FakePipeline(settings, {"default": {DOC_ID: make_document(DOC_ID, SAMPLE.read_text(), TITLE)}})
+    app = create_app(lambda s: pipeline, settings, api_settings=ApiSettings(_env_file=None, api_key=None),
+                     index_ops=FakeIndex(pipeline).ops)
+    with serving(app) as url:
+        yield url
+
+
+class Recorded:
+    """What a page asked for and what went wrong in it."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.errors: list[str] = []
+
+
+@pytest.fixture
+def recorded() -> Recorded:
+    return Recorded()
+
+
+@pytest.fixture
+def page(browser: sync_api.Browser, base_url: str, recorded: Recorded) -> Iterator[sync_api.Page]:
+    """A fresh page on ``/`` that records every request and aborts any not to the test server."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN", service_workers="block")
+    context.set_default_timeout(TIMEOUT_MS)
+
+    def route(r: sync_api.Route) -> None:
+        recorded.urls.append(r.request.url)
+        if r.request.url.startswith(base_url + "/"):
+            r.continue_()
+        else:
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("pageerror", lambda error: recorded.errors.append(str(error)))
+    page.on("console", lambda m: recorded.errors.append(m.text) if m.type == "error" else None)
+    page.goto(base_url + "/")
+    sync_api.expect(page.locator("#status")).to_have_text("Sẵn sàng")
+    yield page
+    context.close()
+
+
+def ask(page: sync_api.Page, question: str) -> sync_api.Locator:
+    """Type ``question``, press Enter and return the answer's message once it is shown."""
+    page.locator("#question").fill(question)
+    page.locator("#question").press("Enter")
+    reply = page.locator("#conversation .msg-bot").last
+    reply.wait_for()
+    return reply
+
+
+def test_asking_shows_the_answer_highlighted_inside_its_cited_quote(page: sync_api.Page) -> None:
+    reply = ask(page, QUESTION)
+    sync_api.expect(page.locator("#conversation .msg-user")).to_have_text(QUESTION)
+    sync_api.expect(reply.locator(".answer")).to_have_text(ANSWER)
+    quote = reply.locator(".citation .quote")
+    sync_api.expect(quote).to_have_count(1)
+    assert quote.inner_text().startswith("Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11")
+    sync_api.expect(quote.locator("mark")).to_have_text(ANSWER)
+    sync_api.expect(reply.locator(".citation .source")).to_contain_text(DOC_ID)
+    sync_api.expect(page.locator("#send")).to_be_enabled()
+
+
+def test_clicking_a_citation_opens_the_passage_with_the_answer_marked(page: sync_api.Page) -> None:
+    panel = page.locator("#passage-panel")
+    sync_api.expect(panel).to_be_hidden()
+    ask(page, QUESTION).locator(".citation").click()
+    sync_api.expect(panel).to_be_visible()
+    sync_api.expect(page.locator("#passage-title")).to_have_text(TITLE)
+    sync_api.expect(page.locator("#passage-meta")).to_contain_text(f"{DOC_ID} · ký tự")
+    passage = page.locator("#passage-text")
+    quote = "".join(passage.locator(".quote").all_text_contents())
+    assert quote.startswith("Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt 440 triệu USD, trong đó")
+    sync_api.expect(passage.locator(".quote mark")).to_have_text(ANSWER)
+    sync_api.expect(passage.locator("mark")).to_be_in_viewport()
+    page.screenshot(path=str(SCREENSHOT))
+    page.locator("#close-panel").click()
+    sync_api.expect(panel).to_be_hidden()
+
+
+def test_the_page_talks_to_its_own_server_only_and_raises_no_script_errors(
+    page: sync_api.Page, recorded: Recorded, base_url: str
+) -> None:
+    ask(page, QUESTION).locator(".citation").click()
+    sync_api.expect(page.locator("#passage-text mark")).to_have_text(ANSWER)
+    paths = {urlsplit(url).path for url in recorded.urls}
+    document = f"/v1/collections/default/documents/{DOC_ID}"
+    assert {"/", "/static/app.js", "/static/app.css", "/readyz", "/v1/chat", document} <= paths
+    assert [url for url in recorded.urls if not url.startswith(base_url + "/")] == []
+    assert {urlsplit(url).hostname for url in recorded.urls} == {"127.0.0.1"}
+    assert recorded.errors == []
