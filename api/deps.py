@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.config import ApiSettings
 from api.errors import ApiError
 from api.jobs import IndexOps, JobRegistry
 from api.serial import SerialPipeline
@@ -30,10 +29,6 @@ def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
-def get_api_settings(state: StateDep) -> ApiSettings:
-    return state.api_settings
-
-
 def get_pipeline(state: StateDep) -> SerialPipeline:
     """The loaded pipeline; 503 (with Retry-After) while the models are still loading or failed to load."""
     if state.pipeline is not None:
@@ -52,7 +47,6 @@ def get_index_ops(state: StateDep) -> IndexOps:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
 PipelineDep = Annotated[SerialPipeline, Depends(get_pipeline)]
 JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
 IndexOpsDep = Annotated[IndexOps, Depends(get_index_ops)]
@@ -78,7 +72,7 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def check_access(request: Request, api: ApiSettings) -> None:
+def check_access(request: Request, api: Settings) -> None:
     """With a key configured, it must be presented (401 if absent, 403 if wrong); without one, loopback only."""
     if api.api_key:
         presented = _presented_key(request)
@@ -92,12 +86,12 @@ def check_access(request: Request, api: ApiSettings) -> None:
         raise ApiError(403, "forbidden", "without VIQA_API_KEY set, this is only allowed from the server's own machine")
 
 
-def require_writer(request: Request, api: ApiSettingsDep) -> None:
+def require_writer(request: Request, api: SettingsDep) -> None:
     """Writes (uploads, deletes) always need access."""
     check_access(request, api)
 
 
-def require_reader(request: Request, api: ApiSettingsDep) -> None:
+def require_reader(request: Request, api: SettingsDep) -> None:
     """Reads (questions, listings) are open unless VIQA_PUBLIC_READS=false."""
     if not api.public_reads:
         check_access(request, api)

@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from api.config import ApiSettings, get_api_settings
 from api.errors import install_error_handlers
 from api.jobs import IndexOps
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -29,14 +28,13 @@ def create_app(
     pipeline_factory: PipelineFactory | None = None,
     settings: Settings | None = None,
     *,
-    api_settings: ApiSettings | None = None,
     index_ops: IndexOps | None = None,
 ) -> FastAPI:
     """The app; the pipeline is built by ``pipeline_factory(settings)`` and ``load()``-ed in a background thread."""
     settings = get_settings() if settings is None else settings
-    api = get_api_settings() if api_settings is None else api_settings
+    api = settings
     factory = default_pipeline_factory if pipeline_factory is None else pipeline_factory
-    state = ServiceState(settings, api, factory, IndexOps() if index_ops is None else index_ops)
+    state = ServiceState(settings, factory, IndexOps() if index_ops is None else index_ops)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from api.config import ApiSettings
 from api.jobs import IndexOps, JobRegistry
 from api.serial import PipelineLike, SerialPipeline
 from viqa.errors import NotFoundError
@@ -29,10 +28,9 @@ class ServiceState:
     """Loads the pipeline in a background thread; ``pipeline`` is None until ``ready`` is set."""
 
     def __init__(
-        self, settings: Settings, api_settings: ApiSettings, factory: PipelineFactory, index_ops: IndexOps
+        self, settings: Settings, factory: PipelineFactory, index_ops: IndexOps
     ) -> None:
         self.settings = settings
-        self.api_settings = api_settings
         self.factory = factory
         self.index_ops = index_ops
         self.pipeline: SerialPipeline | None = None

@@ -60,7 +60,16 @@ class Settings(BaseSettings):
     retrieval_weight: float = Field(default=2.0, ge=0, description="Weight of the fused retrieval score in ranking.")
 
     # queries
-    max_query_chars: int = Field(default=1000, ge=1)
+    max_query_chars: int = Field(default=1000, ge=1, description="Longest question or search query.")
+
+    # HTTP service
+    api_key: str | None = Field(
+        default=None, description="Key for writes; without one, writes are accepted from loopback clients only."
+    )
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest JSON request body.")
+    max_upload_mb: float = Field(default=20.0, gt=0, description="Largest document upload (whole request).")
+    cors_origins: list[str] = Field(default_factory=list, description='Allowed origins, e.g. ["http://localhost:3000"].')
+    public_reads: bool = Field(default=True, description="Questions and listings need no key.")
 
     @property
     def collections_dir(self) -> Path:
@@ -69,6 +78,10 @@ class Settings(BaseSettings):
     @property
     def model_cache(self) -> Path:
         return self.home / "models"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 2**20)
 
 
 @lru_cache

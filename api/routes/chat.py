@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import ApiSettingsDep, PipelineDep, ReadAuth, checked_collection, checked_question
+from api.deps import PipelineDep, ReadAuth, SettingsDep, checked_collection, checked_question
 from api.errors import ERROR_RESPONSES
 from api.followup import resolve_followup
 from api.schemas import ChatRequest, ChatResponse
@@ -61,13 +61,13 @@ def chat_events(result: ChatResponse) -> Iterator[str]:
     responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA, "example": _SSE_EXAMPLE}}}},
 )
 def chat(
-    body: ChatRequest, pipeline: PipelineDep, api: ApiSettingsDep, _: ReadAuth
+    body: ChatRequest, pipeline: PipelineDep, api: SettingsDep, _: ReadAuth
 ) -> ChatResponse | StreamingResponse:
     """Answer the last user message; with ``stream: true`` the answer comes as Server-Sent Events."""
     if body.messages[-1].role != "user":
         raise InputError("the last message must be the user's question")
     questions = [m.content for m in body.messages if m.role == "user"]
-    result = answer_conversation(pipeline, questions, body.collection, body.top_k, api.max_question_chars)
+    result = answer_conversation(pipeline, questions, body.collection, body.top_k, api.max_query_chars)
     if not body.stream:
         return result
     return StreamingResponse(chat_events(result), media_type="text/event-stream", headers=SSE_HEADERS)

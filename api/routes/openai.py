@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import ApiSettingsDep, PipelineDep, ReadAuth
+from api.deps import PipelineDep, ReadAuth, SettingsDep
 from api.errors import ERROR_RESPONSES
 from api.routes.chat import answer_conversation
 from api.schemas import (
@@ -101,13 +101,13 @@ def models(_: ReadAuth) -> ModelList:
     responses={200: {"content": {"text/event-stream": {"schema": _CHUNK_EVENT_SCHEMA, "example": _STREAM_EXAMPLE}}}},
 )
 def chat_completions(
-    body: ChatCompletionRequest, pipeline: PipelineDep, api: ApiSettingsDep, _: ReadAuth
+    body: ChatCompletionRequest, pipeline: PipelineDep, api: SettingsDep, _: ReadAuth
 ) -> ChatCompletion | StreamingResponse:
     """An OpenAI chat completion whose content is viqa's answer to the last user message."""
     if body.messages[-1].role != "user":
         raise InputError("the last message must be the user's question")
     questions = [m.text for m in body.messages if m.role == "user"]
-    result = answer_conversation(pipeline, questions, body.collection, body.top_k, api.max_question_chars)
+    result = answer_conversation(pipeline, questions, body.collection, body.top_k, api.max_query_chars)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage

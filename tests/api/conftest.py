@@ -9,15 +9,8 @@ from api_fakes import REMOTE, FakeIndex, FakePipeline, running
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.config import ApiSettings
 from api.main import create_app
 from viqa.settings import Settings
-
-
-@pytest.fixture
-def api_settings() -> ApiSettings:
-    """API settings independent of the environment (no key, default limits)."""
-    return ApiSettings(_env_file=None, api_key=None)
 
 
 @pytest.fixture
@@ -31,8 +24,8 @@ def fake_index(fake_pipeline: FakePipeline) -> FakeIndex:
 
 
 @pytest.fixture
-def app(fake_pipeline: FakePipeline, fake_index: FakeIndex, settings: Settings, api_settings: ApiSettings) -> FastAPI:
-    return create_app(lambda s: fake_pipeline, settings, api_settings=api_settings, index_ops=fake_index.ops)
+def app(fake_pipeline: FakePipeline, fake_index: FakeIndex, settings: Settings) -> FastAPI:
+    return create_app(lambda s: fake_pipeline, settings, index_ops=fake_index.ops)
 
 
 @pytest.fixture
@@ -56,7 +49,7 @@ def make_app(
     """An app with API settings of the test's choosing (``make_app(api_key="k", max_body_bytes=2048)``)."""
 
     def make(**api_fields: object) -> FastAPI:
-        api = ApiSettings(_env_file=None, **{"api_key": None, **api_fields})
-        return create_app(lambda s: fake_pipeline, settings, api_settings=api, index_ops=fake_index.ops)
+        custom = settings.model_copy(update={"api_key": None, **api_fields})
+        return create_app(lambda s: fake_pipeline, custom, index_ops=fake_index.ops)
 
     return make

@@ -21,7 +21,6 @@ import uvicorn
 from api_fakes import FakeIndex, FakePipeline, make_document
 from fastapi import FastAPI
 
-from api.config import ApiSettings
 from api.main import create_app
 from viqa.settings import PROJECT_ROOT, Settings
 
@@ -89,8 +88,7 @@ def browser() -> Iterator[sync_api.Browser]:
 def base_url(settings: Settings) -> Iterator[str]:
     """A live server whose fake pipeline holds the Lạng Sơn sample report."""
     pipeline = FakePipeline(settings, {"default": {DOC_ID: make_document(DOC_ID, SAMPLE.read_text(), TITLE)}})
-    app = create_app(lambda s: pipeline, settings, api_settings=ApiSettings(_env_file=None, api_key=None),
-                     index_ops=FakeIndex(pipeline).ops)
+    app = create_app(lambda s: pipeline, settings, index_ops=FakeIndex(pipeline).ops)
     with serving(app) as url:
         yield url
 

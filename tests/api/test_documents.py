@@ -9,7 +9,6 @@ import pytest
 from api_fakes import REPORT_TEXT, FakeIndex, FakePipeline, running, wait_for_job
 from fastapi.testclient import TestClient
 
-from api.config import ApiSettings
 from api.main import create_app
 from index.store import Collection
 from qa.retrieval import Retriever
@@ -155,14 +154,14 @@ def test_a_deleted_document_is_gone_once_its_job_is_done(client: TestClient) -> 
     assert client.get(f"{UPLOAD}/bao-cao-thang-11").status_code == 404
 
 
-def test_uploads_wait_for_the_models_to_load(settings: Settings, api_settings: ApiSettings) -> None:
+def test_uploads_wait_for_the_models_to_load(settings: Settings) -> None:
     release = threading.Event()
 
     def slow(s: Settings) -> FakePipeline:
         release.wait(timeout=5)
         return FakePipeline(s)
 
-    app = create_app(slow, settings, api_settings=api_settings)
+    app = create_app(slow, settings)
     with running(app, wait_ready=False) as client:
         assert client.post(UPLOAD, json={"text": PETROL}).status_code == 503
         release.set()
@@ -188,8 +187,8 @@ class StoreBackedPipeline:
 
 
 @pytest.fixture
-def real_index_client(settings: Settings, fake_embedder: object, api_settings: ApiSettings) -> Iterator[TestClient]:
-    app = create_app(lambda s: StoreBackedPipeline(s, fake_embedder), settings, api_settings=api_settings)
+def real_index_client(settings: Settings, fake_embedder: object) -> Iterator[TestClient]:
+    app = create_app(lambda s: StoreBackedPipeline(s, fake_embedder), settings)
     with running(app) as client:
         yield client
 

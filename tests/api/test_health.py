@@ -8,13 +8,12 @@ import threading
 import pytest
 from api_fakes import FakePipeline, running
 
-from api.config import ApiSettings
 from api.main import create_app
 from viqa.settings import Settings
 
 
 def test_healthz_answers_while_models_load_and_readyz_waits_for_them(
-    settings: Settings, fake_pipeline: FakePipeline, api_settings: ApiSettings
+    settings: Settings, fake_pipeline: FakePipeline
 ) -> None:
     release = threading.Event()
 
@@ -22,7 +21,7 @@ def test_healthz_answers_while_models_load_and_readyz_waits_for_them(
         assert release.wait(timeout=5)
         return fake_pipeline
 
-    app = create_app(slow_factory, settings, api_settings=api_settings)
+    app = create_app(slow_factory, settings)
     with running(app, wait_ready=False) as client:
         assert client.get("/healthz").json() == {"status": "ok", "message": None}
         not_ready = client.get("/readyz")
@@ -37,26 +36,26 @@ def test_healthz_answers_while_models_load_and_readyz_waits_for_them(
     assert fake_pipeline.loaded
 
 
-def test_the_pipeline_is_built_and_loaded_once(settings: Settings, api_settings: ApiSettings) -> None:
+def test_the_pipeline_is_built_and_loaded_once(settings: Settings) -> None:
     built: list[FakePipeline] = []
 
     def factory(s: Settings) -> FakePipeline:
         built.append(FakePipeline(s))
         return built[-1]
 
-    with running(create_app(factory, settings, api_settings=api_settings)) as client:
+    with running(create_app(factory, settings)) as client:
         for _ in range(3):
             assert client.post("/v1/ask", json={"question": "Tổng đàn bò?"}).status_code == 200
     assert len(built) == 1 and built[0].loaded
 
 
 def test_a_failed_model_load_keeps_readyz_at_503_with_the_reason(
-    settings: Settings, api_settings: ApiSettings, caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(s: Settings) -> FakePipeline:
         raise RuntimeError("weights missing")
 
-    app = create_app(broken, settings, api_settings=api_settings)
+    app = create_app(broken, settings)
     with caplog.at_level(logging.ERROR, logger="viqa.api"), running(app, wait_ready=False) as client:
         for _ in range(100):
             if app.state.service.load_error:

@@ -119,7 +119,7 @@ def test_uploads_have_their_own_larger_limit(make_app: Callable[..., FastAPI]) -
 
 
 def test_a_question_over_the_character_limit_is_400(make_app: Callable[..., FastAPI]) -> None:
-    with running(make_app(max_question_chars=20)) as client:
+    with running(make_app(max_query_chars=20)) as client:
         response = client.post("/v1/ask", json={"question": "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?"})
         assert response.status_code == 400
         assert "limit is 20" in response.json()["error"]["message"]

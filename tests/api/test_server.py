@@ -8,9 +8,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from api.config import get_api_settings
 from api.server import run
-from viqa.settings import Settings
+from viqa.settings import Settings, get_settings
 
 
 def test_run_serves_the_app_on_the_given_address(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,9 +25,9 @@ def test_serving_beyond_loopback_without_a_key_warns_that_writes_are_local_only(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.delenv("VIQA_API_KEY", raising=False)
-    get_api_settings.cache_clear()
+    get_settings.cache_clear()
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
     with caplog.at_level(logging.WARNING, logger="viqa.api"):
         run("0.0.0.0", 8123)
-    get_api_settings.cache_clear()
+    get_settings.cache_clear()
     assert "VIQA_API_KEY is not set" in caplog.text
