@@ -39,12 +39,41 @@ def decode_text(data: bytes, name: str) -> str:
         raise InputError(f"{name}: not UTF-8 text{guess}; convert it first, e.g. iconv -t UTF-8") from None
 
 
-def _title(text: str, fallback: str) -> str:
+def title_of(text: str, fallback: str) -> str:
+    """The first non-empty line (markdown/bold marks stripped), else ``fallback``."""
     for line in text.splitlines():
         line = line.strip().strip("*#").strip()
         if line:
             return line[:120]
     return fallback
+
+
+def check_text(text: str, name: str) -> str:
+    """``text`` unchanged; InputError when it is empty or mostly control characters (binary)."""
+    if not text.strip():
+        raise InputError(f"{name}: the file is empty")
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
+    if controls > 0.01 * len(sample):
+        raise InputError(f"{name}: looks like a binary file, not text")
+    return text
+
+
+def document_from_bytes(
+    data: bytes, name: str, path: str, doc_id: str | None = None, title: str | None = None
+) -> Document:
+    """A .txt/.md file's bytes as a Document; id defaults to a slug of ``name``, title to the first line."""
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise InputError(f"{name}: unsupported file type {Path(name).suffix!r} "
+                         f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
+    text = check_text(decode_text(data, name), name)
+    return Document(
+        doc_id=doc_id or doc_id_from_name(name),
+        title=title or title_of(text, Path(name).stem),
+        path=path,
+        text=text,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
 
 
 def load_document(path: Path, max_bytes: int) -> Document:
@@ -58,19 +87,7 @@ def load_document(path: Path, max_bytes: int) -> Document:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    text = decode_text(data, str(path))
-    if not text.strip():
-        raise InputError(f"{path}: the file is empty")
-    controls = sum(1 for ch in text[:65536] if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
-    if controls > 0.01 * min(len(text), 65536):
-        raise InputError(f"{path}: looks like a binary file, not text")
-    return Document(
-        doc_id=doc_id_from_name(path.name),
-        title=_title(text, path.stem),
-        path=str(path),
-        text=text,
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
+    return document_from_bytes(data, str(path), str(path), doc_id=doc_id_from_name(path.name))
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
