@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -74,6 +75,46 @@ def snap(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start] in ",.;:)":
         start += 1
     return start, end
+
+
+_ASKED_COUNT = re.compile(r"bao nhiêu\s+(.+?)\s*(?:[?.,;:]|$)", re.IGNORECASE)
+MEASURE_WORDS = {"lượt", "đợt"}  # "lượt khách", but "35.000 con" (not "con cá")
+
+
+@lru_cache(maxsize=256)
+def _counted_noun(question: str) -> list[str]:
+    """The syllables of N in "bao nhiêu N ..." (one underthesea word, two after a measure word); [] if none."""
+    from underthesea import word_tokenize
+
+    asked = _ASKED_COUNT.search(question)
+    if not asked:
+        return []
+    words = [w.lower() for w in word_tokenize(asked.group(1))]
+    n = 2 if words and words[0] in MEASURE_WORDS else 1
+    return " ".join(words[:n]).split()
+
+
+def extend_to_counted_noun(question: str, text: str, start: int, end: int) -> int:
+    """For "bao nhiêu N ...?", let an answer that ends in a number take the N that follows it in ``text``.
+
+    Vietnamese answers to "bao nhiêu doanh nghiệp?" are "623 doanh nghiệp", not "623": the word right
+    after the number is added when it repeats the question's first word after "bao nhiêu" (two words
+    when that is a measure word: "290.514 lượt con", "151,23 nghìn lượt khách"); all of it or nothing.
+    """
+    target = _counted_noun(question)
+    span = text[start:end].split()
+    if not target or not span or not any(ch.isdigit() for ch in span[0]):
+        return end
+    have = [w.lower() for w in span[1:] if w.lower() not in MAGNITUDES]
+    if have != target[: len(have)]:
+        return end
+    pos = end
+    for syllable in target[len(have) :]:
+        m = re.match(r"\s+(\S+?)(?=[\s,.;:!?)]|$)", text[pos:])
+        if not m or m.group(1).lower() != syllable:
+            return end
+        pos += m.end()
+    return pos
 
 
 def _attach_units(text: str, end: int) -> int:

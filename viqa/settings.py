@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # reading
     read_k: int = Field(default=5, ge=1, description="Passages the reader reads per question.")
     read_focus_sentences: int = Field(
-        default=0, ge=0, description="Read only this many best-matching sentences (±1) of those passages; 0: all."
+        default=3, ge=0, description="Read only this many best-matching sentences (±1) of those passages; 0: all."
     )
     reader_max_length: int = Field(default=256, ge=64)
     reader_stride: int = Field(default=96, ge=0)

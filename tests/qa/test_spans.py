@@ -46,3 +46,20 @@ def test_snapping_keeps_separators_that_are_not_inside_a_number() -> None:
     s = text.index("1.915")
     a, b = snap(text, s, s + 5)
     assert text[a:b] == "1.915 triệu USD"
+
+
+def test_an_answer_to_bao_nhieu_n_takes_the_counted_noun_that_follows_the_number() -> None:
+    from qa.spans import extend_to_counted_noun
+
+    def extended(question: str, text: str, answer: str) -> str:
+        s = text.index(answer)
+        return text[s : extend_to_counted_noun(question, text, s, s + len(answer))]
+
+    assert extended("Thành lập mới bao nhiêu hợp tác xã?", "mới 39 hợp tác xã, đạt", "39") == "39 hợp tác xã"
+    assert extended("Cấp cho bao nhiêu sản phẩm OCOP 3 sao?", "cho 28 sản phẩm 3 sao", "28") == "28 sản phẩm"
+    assert extended("Thu hút bao nhiêu lượt khách du lịch?", "đạt 151,23 nghìn lượt khách, tăng", "151,23 nghìn") == (
+        "151,23 nghìn lượt khách"
+    )
+    assert extended("Cung ứng bao nhiêu con cá giống?", "cung ứng 35.000 con cá giống", "35.000 con") == "35.000 con"
+    assert extended("Đạt bao nhiêu phần trăm kế hoạch?", "đạt 76,6% kế hoạch", "76,6%") == "76,6%"
+    assert extended("Kim ngạch đạt bao nhiêu?", "đạt 440 triệu USD", "440 triệu USD") == "440 triệu USD"
