@@ -75,6 +75,7 @@ def evaluate(
             return run_open(todo, pipeline, collection)
         return run_retrieval(todo, pipeline, collection)
 
+    pipeline.load(collection)  # models load before the clock starts, not inside the first question's latency
     results = run_resumable(out_dir / "results.jsonl", items, run, progress)
     summary = {"gold": str(gold), "collection": collection, **summarize(results, mode)}
     from eval.report import write_run

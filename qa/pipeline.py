@@ -49,9 +49,10 @@ class Pipeline:
                 scale if s.confidence_scale is None else s.confidence_scale)
 
     def load(self, collection: str | None = None) -> Pipeline:
-        """Load every model (and the collection's index) now rather than on the first question."""
-        self.embedder.load()
-        _ = self.reader
+        """Load and warm up every model (and the collection's index) now rather than on the first question."""
+        self.embedder.load().encode_passages(["khởi động"])
+        self.reader.read([("Khởi động bao nhiêu lần?", "Khởi động 1 lần.")])  # also loads underthesea
+        focus([], "khởi động", 1)
         if collection is not None:
             self.retriever(collection)
         return self
