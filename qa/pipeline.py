@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from index.segment import sentence_spans
 from index.store import Collection
 from models.embedder import Embedder
 from models.reader_model import ensure_reader_folder, shipped_calibration
@@ -52,7 +53,7 @@ class Pipeline:
         """Load and warm up every model (and the collection's index) now rather than on the first question."""
         self.embedder.load().encode_passages(["khởi động"])
         self.reader.read([("Khởi động bao nhiêu lần?", "Khởi động 1 lần.")])  # also loads underthesea
-        focus([], "khởi động", 1)
+        sentence_spans("Khởi động. Xong.")
         if collection is not None:
             self.retriever(collection)
         return self
