@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from models.reader_model import make_windows
-from qa.spans import Span, best_spans, extend_to_counted_noun, snap
+from qa.spans import Span, best_spans, extend_to_counted_noun, snap, trim_to_quantity
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,10 @@ class Reader:
         for w, pair in enumerate(windows.example_index):
             nulls[pair] = min(nulls[pair], float(starts[w][0] + ends[w][0]))
             for span in best_spans(starts[w], ends[w], windows.offsets[w], self.max_answer_tokens, top_n * 2):
-                start, end = snap(contexts[pair], span.start, span.end)
-                key = (start, extend_to_counted_noun(questions[pair], contexts[pair], start, end))
+                question, context = questions[pair], contexts[pair]
+                start, end = snap(context, span.start, span.end)
+                end = trim_to_quantity(question, context, start, end)
+                key = (start, extend_to_counted_noun(question, context, start, end))
                 if key[1] > key[0] and span.score > spans[pair].get(key, -math.inf):
                     spans[pair][key] = span.score  # the same answer from overlapping windows: keep the best
         results = []

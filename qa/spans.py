@@ -81,6 +81,18 @@ _ASKED_COUNT = re.compile(r"bao nhiêu\s+(.+?)\s*(?:[?.,;:]|$)", re.IGNORECASE)
 MEASURE_WORDS = {"lượt", "đợt"}  # "lượt khách", but "35.000 con" (not "con cá")
 
 
+_QUANTITY_QUESTION = re.compile(r"\b(?:bao nhiêu|mấy)\b", re.IGNORECASE)
+
+
+def trim_to_quantity(question: str, text: str, start: int, end: int) -> int:
+    """For "bao nhiêu/mấy" questions, an answer that starts with a number is one quantity: cut it at the
+    first ", " or "; " ("3.771,41 nghìn m³", not "3.771,41 nghìn m³, đạt 86,5%")."""
+    if not _QUANTITY_QUESTION.search(question) or not text[start:end][:1].isdigit():
+        return end
+    cut = re.search(r"[,;]\s", text[start:end])
+    return start + cut.start() if cut else end
+
+
 @lru_cache(maxsize=256)
 def _counted_noun(question: str) -> list[str]:
     """The syllables of N in "bao nhiêu N ..." (one underthesea word, two after a measure word); [] if none."""

@@ -9,10 +9,10 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import PipelineDep, ReadAuth, SettingsDep, checked_collection, checked_question
 from api.errors import ERROR_RESPONSES
-from api.followup import resolve_followup
 from api.schemas import ChatRequest, ChatResponse
 from api.serial import SerialPipeline
 from api.sse import SSE_HEADERS, sse_event
+from qa.followup import resolve_followup
 from viqa.errors import InputError
 
 router = APIRouter(prefix="/v1", tags=["chat"], responses=ERROR_RESPONSES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.followup import focus_of, resolve_followup
+from qa.followup import focus_of, resolve_followup
 
 EXPORTS = "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?"
 

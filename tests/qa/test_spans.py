@@ -63,3 +63,12 @@ def test_an_answer_to_bao_nhieu_n_takes_the_counted_noun_that_follows_the_number
     assert extended("Cung ứng bao nhiêu con cá giống?", "cung ứng 35.000 con cá giống", "35.000 con") == "35.000 con"
     assert extended("Đạt bao nhiêu phần trăm kế hoạch?", "đạt 76,6% kế hoạch", "76,6%") == "76,6%"
     assert extended("Kim ngạch đạt bao nhiêu?", "đạt 440 triệu USD", "440 triệu USD") == "440 triệu USD"
+
+
+def test_a_quantity_answer_stops_at_the_next_clause() -> None:
+    from qa.spans import trim_to_quantity
+
+    text = "đá các loại 3.771,41 nghìn m³, đạt 86,5%, tăng 0,1%."
+    s = text.index("3.771,41")
+    assert text[s : trim_to_quantity("Đá các loại bao nhiêu?", text, s, len(text) - 1)] == "3.771,41 nghìn m³"
+    assert trim_to_quantity("Đá các loại đạt gì?", text, s, len(text) - 1) == len(text) - 1
