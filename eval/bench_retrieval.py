@@ -18,6 +18,7 @@ from pathlib import Path
 from eval.formats import load_gold
 from eval.metrics import mrr_at_k, normalise_vi, percentile, recall_at_k
 from index.ingest import ingest_documents, ingest_paths
+from index.loading import expand_paths
 from index.store import Collection
 from qa.retrieval import Retriever
 from viqa.settings import PROJECT_ROOT, get_settings
@@ -91,7 +92,7 @@ def bench_lang_son(gold: Path, corpus: Path, settings, embedder) -> dict:
         "answerable": len(items),
         "answer_in_top5": round(found / len(items), 4),
         "missed": missed,
-        "ingest_kb_per_s": round(corpus.stat().st_size / 1024 / ingest_s, 1),
+        "ingest_kb_per_s": round(sum(f.stat().st_size for f in expand_paths([corpus])) / 1024 / ingest_s, 1),
         "search_p50_ms": round(percentile(latencies, 50), 2),
         "search_p95_ms": round(percentile(latencies, 95), 2),
     }
