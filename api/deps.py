@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +14,7 @@ from api.state import ServiceState
 from api.uploads import encoded
 from index.store import validate_name
 from qa.retrieval import validate_query
+from viqa.net import is_loopback
 from viqa.settings import Settings
 
 
@@ -50,18 +50,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated[SerialPipeline, Depends(get_pipeline)]
 JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
 IndexOpsDep = Annotated[IndexOps, Depends(get_index_ops)]
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback; False for anything else (names included)."""
-    if not host:
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def _presented_key(request: Request) -> str | None:

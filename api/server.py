@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from api.deps import is_loopback
+from viqa.net import is_loopback
 from viqa.settings import get_settings
 
 log = logging.getLogger("viqa.api")
@@ -17,6 +17,6 @@ def run(host: str = "127.0.0.1", port: int = 8000) -> None:
     from api.main import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not get_settings().api_key and not is_loopback(host) and host != "localhost":
+    if not get_settings().api_key and not is_loopback(host):
         log.warning("VIQA_API_KEY is not set: uploads and deletes are refused except from this machine")
     uvicorn.run(create_app(), host=host, port=port, access_log=False, log_level="info")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import sys
 import time
@@ -24,21 +23,11 @@ from pathlib import Path
 import httpx
 
 from eval.metrics import percentile
+from viqa.net import is_loopback
 
 ASK_PATH = "/v1/ask"
 
 
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8, ``::1`` and IPv4-mapped loopback; False for any other name or address."""
-    host = host.strip().strip("[]").rstrip(".").lower()
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def check_url(url: str) -> str:
@@ -49,7 +38,7 @@ def check_url(url: str) -> str:
         raise ValueError(f"not a valid URL: {url!r} ({exc})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError(f"not an http(s) URL with a host: {url!r}")
-    if not is_loopback_host(parsed.host):
+    if not is_loopback(parsed.host):
         raise ValueError(f"refusing to load-test {parsed.host!r}: only loopback hosts "
                          "(127.0.0.0/8, localhost, ::1) may be targeted")
     return str(parsed).rstrip("/")

@@ -10,17 +10,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from eval.loadtest import Tally, check_url, is_loopback_host, load_questions, main, run_load, summarise
+from eval.loadtest import Tally, check_url, is_loopback, load_questions, main, run_load, summarise
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST", "127.8.9.10", "::1", "[::1]"])
 def test_loopback_hosts_are_accepted(host: str) -> None:
-    assert is_loopback_host(host)
+    assert is_loopback(host)
 
 
 @pytest.mark.parametrize("host", ["10.0.0.1", "example.com", "0.0.0.0", "192.168.1.2", "127.0.0.1.example.com", ""])
 def test_other_hosts_are_refused(host: str) -> None:
-    assert not is_loopback_host(host)
+    assert not is_loopback(host)
 
 
 def test_urls_on_loopback_pass_and_others_are_refused_naming_the_host() -> None:
