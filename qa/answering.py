@@ -46,11 +46,16 @@ def rank_candidates(views: list[View], results: list[ReadResult], retrieval_weig
 
 
 def same_answer(candidates: list[Candidate], best: Candidate) -> list[Candidate]:
-    """The best candidate first, then the other passages that found the same answer text (one per passage)."""
-    key, seen, out = normalise_vi(best.text), {best.hit.chunk.chunk_id}, [best]
-    for c in candidates:
-        if c.hit.chunk.chunk_id not in seen and normalise_vi(c.text) == key:
-            seen.add(c.hit.chunk.chunk_id)
+    """The best candidate first, then the other places that found the same answer text.
+
+    Overlapping chunks find the same characters twice: each place of the source is cited once.
+    """
+    key = normalise_vi(best.text)
+    seen, out = set(), []
+    for c in [best, *candidates]:
+        place = c.hit.chunk.original_span(c.start, c.end)
+        if place not in seen and normalise_vi(c.text) == key:
+            seen.add(place)
             out.append(c)
     return out
 

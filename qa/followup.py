@@ -41,7 +41,7 @@ _CATEGORIES: tuple[frozenset[str], ...] = tuple(
     frozenset(normalise_for_matching(w) for w in group)
     for group in (
         ("trâu", "bò", "lợn", "heo", "gà", "vịt", "dê", "cừu", "ngựa", "gia cầm", "gia súc", "thủy sản"),
-        ("xuất khẩu", "nhập khẩu"),
+        ("xuất khẩu", "nhập khẩu", "xuất nhập khẩu"),
         ("thu", "chi", "thu ngân sách", "chi ngân sách"),
         ("doanh thu", "chi phí", "lợi nhuận"),
         ("nam giới", "nữ giới"),

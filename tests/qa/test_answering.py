@@ -76,3 +76,13 @@ def test_focus_keeps_the_matching_sentence_with_its_neighbours() -> None:
     views = focus([Hit(chunk, 1.0)], "Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt bao nhiêu?", max_sentences=1)
     assert len(views) == 1 and "440 triệu USD" in views[0].text
     assert len(views[0].text) < len(chunk.clean)
+
+
+def test_the_same_place_found_by_two_overlapping_chunks_is_cited_once() -> None:
+    a = _chunk_with("ước đạt 440 triệu USD")
+    twins = [c for c in CHUNKS if "ước đạt 440 triệu USD" in c.clean]
+    views = [View(Hit(c, 1.0), 0, len(c.clean)) for c in twins]
+    results = [ReadResult((Span(c.clean.index("440"), c.clean.index("440") + 13, 5.0),), 0.0) for c in twins]
+    ranked = rank_candidates(views, results, 0.0)
+    assert len(twins) == 2 and len(same_answer(ranked, ranked[0])) == 1
+    assert ranked[0].hit.chunk in twins and a in twins
