@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--export-only", action="store_true", help="Export the last checkpoint and stop (no training).")
+    p.add_argument("--init", type=Path, default=None,
+                   help="Continue from shipped reader weights (a folder with reader.safetensors) instead of e5.")
     return p.parse_args(argv)
 
 
@@ -135,7 +137,15 @@ def main(argv: list[str] | None = None) -> None:
     features = featurize(tokenizer, examples, args)
     log.info("%d windows, mean length %.0f", len(features), sum(len(f[0]) for f in features) / len(features))
 
-    model = build_untrained(base)
+    if args.init is not None:
+        from transformers import BertForQuestionAnswering
+
+        from models.reader_model import ensure_reader_folder
+
+        start_from = ensure_reader_folder(args.init, get_settings().model_cache)
+        model = BertForQuestionAnswering.from_pretrained(str(start_from))
+    else:
+        model = build_untrained(base)
     for name, param in model.named_parameters():
         param.requires_grad = not name.startswith(FROZEN_PREFIX)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -177,6 +177,7 @@ def main() -> None:
     for noisy in ("bm25s", "transformers", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no weight-loading reports on the terminal
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # nor their progress bars
     app()
 
 
