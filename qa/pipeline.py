@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import cached_property
 
 from index.segment import sentence_spans
 from index.store import Collection
@@ -41,7 +42,7 @@ class Pipeline:
                                   max_answer_tokens=s.max_answer_tokens, quantize=s.reader_quantize)
         return self._reader.load()
 
-    @property
+    @cached_property
     def calibration(self) -> tuple[float, float]:
         """(no-answer threshold, confidence scale): the settings' values, else those shipped with the weights."""
         threshold, scale = shipped_calibration(self.settings.reader_weights)
