@@ -31,9 +31,13 @@ _SSE_EXAMPLE = (
 
 
 def answer_conversation(
-    pipeline: SerialPipeline, questions: list[str], collection: str | None, top_k: int | None, max_chars: int
+    pipeline: SerialPipeline, messages: list[tuple[str, str]], collection: str | None, top_k: int | None,
+    max_chars: int,
 ) -> ChatResponse:
-    """Answer the last of the user's ``questions``, resolving it against the earlier ones first."""
+    """Answer the last (role, text) message, which must be the user's, resolved against the user's earlier ones."""
+    if messages[-1][0] != "user":
+        raise InputError("the last message must be the user's question")
+    questions = [text for role, text in messages if role == "user"]
     question = checked_question(questions[-1], max_chars)
     resolved = checked_question(resolve_followup(questions[:-1], question), max_chars)
     out = pipeline.ask(resolved, checked_collection(collection), top_k)
@@ -64,10 +68,8 @@ def chat(
     body: ChatRequest, pipeline: PipelineDep, api: SettingsDep, _: ReadAuth
 ) -> ChatResponse | StreamingResponse:
     """Answer the last user message; with ``stream: true`` the answer comes as Server-Sent Events."""
-    if body.messages[-1].role != "user":
-        raise InputError("the last message must be the user's question")
-    questions = [m.content for m in body.messages if m.role == "user"]
-    result = answer_conversation(pipeline, questions, body.collection, body.top_k, api.max_query_chars)
+    messages = [(m.role, m.content) for m in body.messages]
+    result = answer_conversation(pipeline, messages, body.collection, body.top_k, api.max_query_chars)
     if not body.stream:
         return result
     return StreamingResponse(chat_events(result), media_type="text/event-stream", headers=SSE_HEADERS)

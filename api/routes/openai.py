@@ -31,7 +31,6 @@ from api.schemas import (
     ViqaExtra,
 )
 from api.sse import SSE_HEADERS, sse_event
-from viqa.errors import InputError
 from viqa.schemas import NOT_FOUND
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
@@ -104,10 +103,8 @@ def chat_completions(
     body: ChatCompletionRequest, pipeline: PipelineDep, api: SettingsDep, _: ReadAuth
 ) -> ChatCompletion | StreamingResponse:
     """An OpenAI chat completion whose content is viqa's answer to the last user message."""
-    if body.messages[-1].role != "user":
-        raise InputError("the last message must be the user's question")
-    questions = [m.text for m in body.messages if m.role == "user"]
-    result = answer_conversation(pipeline, questions, body.collection, body.top_k, api.max_query_chars)
+    messages = [(m.role, m.text) for m in body.messages]
+    result = answer_conversation(pipeline, messages, body.collection, body.top_k, api.max_query_chars)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
