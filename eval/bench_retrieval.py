@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from index.ingest import ingest_documents, ingest_paths
 from index.loading import expand_paths
 from index.store import Collection
 from qa.retrieval import Retriever
+from viqa.quiet import quiet_model_loading
 from viqa.settings import PROJECT_ROOT, get_settings
 from viqa.types import Document
 
@@ -105,11 +105,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "data" / "sample")
     p.add_argument("--out", type=Path, default=Path("runs/bench/retrieval.json"))
     args = p.parse_args(argv)
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    quiet_model_loading()
     from models.embedder import Embedder
 
     settings = get_settings()
-    embedder = Embedder(settings.model_cache, threads=settings.threads, batch_size=settings.embed_batch_size).load()
+    embedder = Embedder.from_settings(settings).load()
     result = {
         "lang_son": bench_lang_son(args.lang_son, args.corpus, settings, embedder),
         "xquad": bench_xquad(args.xquad, settings, embedder),

@@ -22,8 +22,9 @@ def _fingerprint(gold: Path, mode: str, collection: str | None, pipeline: Pipeli
     weights = s.reader_weights / "reader.safetensors"
     calibration = s.reader_weights / "reader.json"
     relevant = s.model_dump(include={"read_k", "null_threshold", "retrieval_weight", "alpha", "fusion", "top_k",
-                                     "reader_max_length", "reader_stride", "reader_quantize", "chunk_syllables",
-                                     "read_focus_sentences"})
+                                     "reader_max_length", "reader_stride", "reader_quantize", "reader_runtime",
+                                     "chunk_syllables", "read_focus_sentences", "read_sure_margin",
+                                     "hnsw_ef_search"})
     return {
         "gold": hashlib.sha256(gold.read_bytes()).hexdigest(),
         "mode": mode,

@@ -63,12 +63,16 @@ class IndexState:
 
 
 def build_faiss(vectors: np.ndarray, hnsw_threshold: int, hnsw_m: int, ef_search: int):
-    """Exact inner-product search while small, HNSW once the collection has ``hnsw_threshold`` chunks."""
+    """Exact inner-product search while small, HNSW once the collection has ``hnsw_threshold`` chunks.
+
+    HNSW uses L2 on the unit vectors (same ranking as inner product, and a better graph than faiss's
+    inner-product HNSW); ``dense_similarity`` turns its distances back into cosine similarities.
+    """
     import faiss
 
     dim = vectors.shape[1]
     if len(vectors) >= hnsw_threshold:
-        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_L2)
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = ef_search
     else:
@@ -76,6 +80,13 @@ def build_faiss(vectors: np.ndarray, hnsw_threshold: int, hnsw_m: int, ef_search
     if len(vectors):
         index.add(vectors)
     return index
+
+
+def dense_similarity(index, scores: np.ndarray) -> np.ndarray:
+    """Cosine similarities from ``index.search`` scores (squared L2 distances for the HNSW index)."""
+    import faiss
+
+    return 1.0 - scores / 2.0 if index.metric_type == faiss.METRIC_L2 else scores
 
 
 def _fsync_tree(folder: Path) -> None:

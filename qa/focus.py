@@ -32,7 +32,10 @@ def _overlap(question: Counter, sentence: list[str], idf: dict[str, float]) -> f
 
 
 def focus(hits: list[Hit], question: str, max_sentences: int, context: int = 1) -> list[View]:
-    """Views around the ``max_sentences`` sentences (over all hits) sharing the most rare question syllables."""
+    """Views around the ``max_sentences`` sentences (over all hits) sharing the most rare question syllables.
+
+    The view holding the best-matching sentence comes first.
+    """
     q = Counter(syllables(question))
     per_hit = []
     for h in hits:
@@ -47,17 +50,20 @@ def focus(hits: list[Hit], question: str, max_sentences: int, context: int = 1) 
         for si, sent in enumerate(sents)
     ]
     keep: dict[int, set[int]] = {}
-    for _, hi, si in sorted(scored, reverse=True)[:max_sentences]:
+    rank: dict[tuple[int, int], int] = {}  # (hit, sentence) -> rank of the kept sentence
+    for r, (_, hi, si) in enumerate(sorted(scored, reverse=True)[:max_sentences]):
         n_sent = len(per_hit[hi][1])
         keep.setdefault(hi, set()).update(range(max(0, si - context), min(n_sent, si + context + 1)))
-    views = []
+        rank[hi, si] = r
+    views: list[tuple[int, View]] = []
     for hi in sorted(keep):
         h, spans, _ = per_hit[hi]
         run: list[int] = []
         for si in sorted(keep[hi]) + [None]:
             if run and (si is None or si != run[-1] + 1):
-                views.append(View(h, spans[run[0]][0], spans[run[-1]][1]))
+                best = min(rank.get((hi, i), max_sentences) for i in run)
+                views.append((best, View(h, spans[run[0]][0], spans[run[-1]][1])))
                 run = []
             if si is not None:
                 run.append(si)
-    return views
+    return [v for _, v in sorted(views, key=lambda rv: rv[0])]

@@ -9,7 +9,7 @@ from index.segment import sentence_spans
 from index.store import Collection
 from models.embedder import Embedder
 from models.reader_model import ensure_reader_folder, shipped_calibration
-from qa.answering import citation_for, confidence, rank_candidates, same_answer
+from qa.answering import Candidate, citation_for, confidence, rank_candidates, same_answer
 from qa.focus import View, focus
 from qa.reader import Reader
 from qa.retrieval import Retriever, validate_query
@@ -28,7 +28,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.embedder = Embedder(settings.model_cache, threads=settings.threads, batch_size=settings.embed_batch_size)
+        self.embedder = Embedder.from_settings(settings)
         self._retrievers: dict[str, Retriever] = {}
         self._reader: Reader | None = None
 
@@ -39,7 +39,8 @@ class Pipeline:
             s = self.settings
             folder = ensure_reader_folder(s.reader_weights, s.model_cache)
             self._reader = Reader(folder, threads=s.threads, max_length=s.reader_max_length, stride=s.reader_stride,
-                                  max_answer_tokens=s.max_answer_tokens, quantize=s.reader_quantize)
+                                  max_answer_tokens=s.max_answer_tokens, quantize=s.reader_quantize,
+                                  runtime=s.reader_runtime)
         return self._reader.load()
 
     @cached_property
@@ -95,11 +96,10 @@ class Pipeline:
             views = focus(hits, question, s.read_focus_sentences)
         else:
             views = [View(h, 0, len(h.chunk.clean)) for h in hits]
-        results = self.reader.read([(question, v.text) for v in views])
-        t2 = time.perf_counter()
-        candidates = rank_candidates(views, results, s.retrieval_weight)
-        timings = {"retrieve": (t1 - t0) * 1000, "read": (t2 - t1) * 1000}
         threshold, scale = self.calibration
+        candidates = self._read(question, views, threshold)
+        t2 = time.perf_counter()
+        timings = {"retrieve": (t1 - t0) * 1000, "read": (t2 - t1) * 1000}
         if not candidates or candidates[0].margin < threshold:
             best_margin = candidates[0].margin if candidates else float("-inf")
             conf = 1.0 - confidence(best_margin, threshold, scale)
@@ -112,6 +112,21 @@ class Pipeline:
         )
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(best.text, confidence(best.margin, threshold, scale), citations, timings)
+
+    def _read(self, question: str, views: list[View], threshold: float) -> list[Candidate]:
+        """Ranked candidates. With ``read_sure_margin`` set, views are read best first, one at a time, until
+        the best answer clears ``threshold + read_sure_margin``; otherwise all in one batch."""
+        s = self.settings
+        step = len(views) if s.read_sure_margin is None else 1
+        candidates: list[Candidate] = []
+        for i in range(0, len(views), max(step, 1)):
+            batch = views[i : i + step]
+            candidates += rank_candidates(batch, self.reader.read([(question, v.text) for v in batch]),
+                                          s.retrieval_weight)
+            candidates.sort(key=lambda c: -c.score)
+            if s.read_sure_margin is not None and candidates and candidates[0].margin >= threshold + s.read_sure_margin:
+                break
+        return candidates
 
     def ask(self, question: str, collection: str | None = None, top_k: int | None = None) -> AskOut:
         """``answer()`` as the JSON object that ``viqa ask --json`` prints and ``POST /v1/ask`` returns."""

@@ -8,8 +8,28 @@ from pathlib import Path
 
 import numpy as np
 
+from models.onnx_export import ensure_onnx, session
 from models.reader_model import make_windows
 from qa.spans import Span, best_spans, extend_to_counted_noun, snap, trim_to_quantity
+
+# int8 leaves these MatMuls in fp32: the FFN output projections, where int8 costs the most accuracy
+INT8_KEEP_FP32 = (r"layer\.\d+/output/dense/MatMul",)
+
+
+def _torch_model(folder: Path, threads: int, quantize: bool):
+    """The transformers QA model (eval mode), dynamically quantized to int8 when asked."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    torch.set_num_threads(threads)
+    model = AutoModelForQuestionAnswering.from_pretrained(str(folder)).eval()
+    if quantize:
+        names = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+                 and not (n.endswith("output.dense") and "attention" not in n)}
+        model = torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8)
+    return model
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,7 @@ class Reader:
         max_answer_tokens: int = 30,
         batch_size: int = 16,
         quantize: bool = False,
+        runtime: str = "onnx",
     ) -> None:
         if stride >= max_length // 2:
             raise ValueError("stride must be less than half of max_length")
@@ -51,49 +72,54 @@ class Reader:
         self.max_answer_tokens = max_answer_tokens
         self.batch_size = batch_size
         self.quantize = quantize
+        if runtime not in ("torch", "onnx"):
+            raise ValueError(f"unknown runtime {runtime!r}: torch or onnx")
+        self.runtime = runtime
         self._model = None
+        self._session = None
         self._tokenizer = None
 
     def load(self) -> Reader:
-        if self._model is None:
-            import torch
-            from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-            from transformers.utils import logging as hf_logging
+        if self._model is None and self._session is None:
+            from transformers import AutoTokenizer
 
-            hf_logging.set_verbosity_error()
-            torch.set_num_threads(self.threads)
             self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
-            model = AutoModelForQuestionAnswering.from_pretrained(str(self.folder)).eval()
-            if self.quantize:
-                # int8 everywhere but the FFN output projections: quantizing those costs the most accuracy
-                names = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
-                         and not (n.endswith("output.dense") and "attention" not in n)}
-                model = torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8)
-            self._model = model
+            if self.runtime == "onnx":
+                self._session = session(ensure_onnx(self.folder, "qa", self.quantize, INT8_KEEP_FP32), self.threads)
+            else:
+                self._model = _torch_model(self.folder, self.threads, self.quantize)
         return self
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end logits of one padded batch."""
+        if self._session is not None:
+            start, end = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+            return start, end
+        import torch
+
+        with torch.inference_mode():
+            out = self._model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+        return out.start_logits.numpy(), out.end_logits.numpy()
 
     def _logits(self, input_ids: list[list[int]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Start/end logits per window, batched with windows of similar length together."""
-        import torch
-
         order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]))
         starts: list[np.ndarray] = [np.empty(0)] * len(input_ids)
         ends: list[np.ndarray] = [np.empty(0)] * len(input_ids)
         pad = self._tokenizer.pad_token_id
-        with torch.inference_mode():
-            for b in range(0, len(order), self.batch_size):
-                batch = order[b : b + self.batch_size]
-                width = max(len(input_ids[i]) for i in batch)
-                ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    ids[row, : len(input_ids[i])] = torch.tensor(input_ids[i])
-                    mask[row, : len(input_ids[i])] = 1
-                out = self._model(input_ids=ids, attention_mask=mask)
-                for row, i in enumerate(batch):
-                    n = len(input_ids[i])
-                    starts[i] = out.start_logits[row, :n].numpy()
-                    ends[i] = out.end_logits[row, :n].numpy()
+        for b in range(0, len(order), self.batch_size):
+            batch = order[b : b + self.batch_size]
+            width = max(len(input_ids[i]) for i in batch)
+            ids = np.full((len(batch), width), pad, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                ids[row, : len(input_ids[i])] = input_ids[i]
+                mask[row, : len(input_ids[i])] = 1
+            start, end = self._forward(ids, mask)
+            for row, i in enumerate(batch):
+                n = len(input_ids[i])
+                starts[i] = start[row, :n]
+                ends[i] = end[row, :n]
         return starts, ends
 
     def read(self, pairs: list[tuple[str, str]], top_n: int = 3) -> list[ReadResult]:

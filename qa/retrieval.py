@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from index.segment import lexical_tokens
-from index.store import Collection, read_meta
+from index.store import Collection, dense_similarity, read_meta
 from models.embedder import Embedder
 from qa.fusion import fuse_minmax, fuse_rrf
 from viqa.errors import InputError
@@ -56,16 +56,18 @@ class Retriever:
             return self
         with self._lock:
             if self._loaded is None or self._loaded.generation != folder.name:
-                self._loaded = self._read(folder)
+                self._loaded = self._read(folder, self.settings.hnsw_ef_search)
         return self
 
     @staticmethod
-    def _read(folder) -> _Loaded:
+    def _read(folder, ef_search: int) -> _Loaded:
         import bm25s
         import faiss
 
         documents, chunks, _tokens = read_meta(folder / "meta.sqlite")
         index = faiss.read_index(str(folder / "dense.faiss"))
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = ef_search  # the setting now, not the one at build time
         bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if (folder / "bm25").is_dir() else None
         vocab = set(bm25.vocab_dict) if bm25 is not None else set()
         return _Loaded(folder.name, documents, chunks, index, bm25, vocab)
@@ -81,6 +83,7 @@ class Retriever:
     def _dense(self, loaded: _Loaded, query: str, n: int) -> dict[int, float]:
         vector = self.embedder.encode_queries([query])
         scores, rows = loaded.faiss_index.search(vector, n)
+        scores = dense_similarity(loaded.faiss_index, scores)
         return {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0}
 
     def _lexical(self, loaded: _Loaded, query: str, n: int) -> dict[int, float]:

@@ -77,10 +77,10 @@ def test_search_json_lists_passages_whose_offsets_slice_the_source(
 ) -> None:
     import json
 
-    import qa.pipeline
+    from models.embedder import Embedder
 
     ingest_paths(Collection(settings.collections_dir, "default"), [sample_copy], fake_embedder, settings)
-    monkeypatch.setattr(qa.pipeline, "Embedder", lambda *a, **k: fake_embedder)
+    monkeypatch.setattr(Embedder, "from_settings", staticmethod(lambda _settings: fake_embedder))
     code, out, _ = _run("search", "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11", "--json", "-k", "3")
     assert code == 0
     passages = json.loads(out)["passages"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from functools import wraps
@@ -14,6 +13,7 @@ from typing import Annotated
 import typer
 
 from viqa.errors import ViqaError
+from viqa.quiet import quiet_model_loading
 from viqa.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -54,7 +54,7 @@ def _embedder():
     from models.embedder import Embedder
 
     s = get_settings()
-    return Embedder(s.model_cache, threads=s.threads, batch_size=s.embed_batch_size)
+    return Embedder.from_settings(s)
 
 
 @app.command()
@@ -176,8 +176,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("bm25s", "transformers", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no weight-loading reports on the terminal
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # nor their progress bars
+    quiet_model_loading()
     app()
 
 

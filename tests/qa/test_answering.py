@@ -86,3 +86,11 @@ def test_the_same_place_found_by_two_overlapping_chunks_is_cited_once() -> None:
     ranked = rank_candidates(views, results, 0.0)
     assert len(twins) == 2 and len(same_answer(ranked, ranked[0])) == 1
     assert ranked[0].hit.chunk in twins and a in twins
+
+
+def test_focus_puts_the_view_of_the_best_matching_sentence_first() -> None:
+    other = _chunk_with("ước đạt 440 triệu USD")
+    target = next(c for c in CHUNKS if "440 triệu USD" not in c.clean and "tháng 11" in c.clean)
+    question = "Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt bao nhiêu?"
+    views = focus([Hit(target, 1.0), Hit(other, 0.5)], question, max_sentences=3, context=0)
+    assert views[0].hit.chunk is other and "440 triệu USD" in views[0].text

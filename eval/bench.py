@@ -1,0 +1,233 @@
+"""viqa against Haystack on the same models: ``python -m eval.bench`` prints a table and writes JSON.
+
+Needs the bench extra (``pip install -e ".[bench]"``). Both systems run as HTTP servers on this
+machine, started by this one run: ``viqa serve`` and ``eval.haystack_baseline serve`` (Haystack 3,
+our e5 embedder and trained reader, viqa's own chunks). Measured for each:
+
+- cold start: process start until ``/readyz`` answers 200 (indexes already built);
+- EM/F1 on lang-son-dev (over the bundled report) and on a seeded sample of XQuAD-vi dev in open mode
+  (over its paragraphs), with p50/p95 latency of ``POST /v1/ask``. Questions go to the two servers in
+  turn, the order alternating per question, after a warm-up;
+- questions/s with 1 and with 4 concurrent clients (``eval.loadtest``), one system at a time;
+- peak RSS (``VmHWM``) of each server process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from eval.evaluate import context_collection
+from eval.formats import GoldItem, load_gold
+from eval.loadtest import read_rss_mb, run_load
+from eval.metrics import exact_match, f1, percentile
+from index.ingest import ingest_paths
+from index.store import Collection
+from qa.pipeline import Pipeline
+from viqa.quiet import quiet_model_loading
+from viqa.settings import PROJECT_ROOT, Settings, get_settings
+
+SHARED = PROJECT_ROOT.parent / "shared"
+SYSTEMS = ("viqa", "haystack")
+
+
+@dataclass
+class Server:
+    """A server process started by the benchmark."""
+
+    name: str
+    process: subprocess.Popen
+    url: str
+    cold_start_s: float = 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(name: str, args: list[str], log: Path, timeout_s: float = 600) -> Server:
+    """Start ``python args... --port P`` and wait for ``/readyz``; the wait is its cold start."""
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HAYSTACK_TELEMETRY_ENABLED": "False"}
+    started = time.perf_counter()
+    with log.open("w") as fh:
+        process = subprocess.Popen([sys.executable, "-m", *args, "--port", str(port)], env=env,
+                                   stdout=fh, stderr=subprocess.STDOUT)
+    server = Server(name, process, f"http://127.0.0.1:{port}")
+    while time.perf_counter() - started < timeout_s:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} server exited with {process.returncode}; see {log}")
+        try:
+            if httpx.get(f"{server.url}/readyz", timeout=2, trust_env=False).status_code == 200:
+                server.cold_start_s = time.perf_counter() - started
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"{name} server not ready after {timeout_s} s; see {log}")
+
+
+def haystack_store(collection: Collection, work: Path) -> Path:
+    """The collection's chunks embedded into a saved Haystack store (rebuilt only when the chunks change)."""
+    chunks = collection.read_state(384).chunks
+    exported = json.dumps([{"id": c.chunk_id, "content": c.text} for c in chunks], ensure_ascii=False)
+    digest = hashlib.sha1(exported.encode()).hexdigest()[:12]
+    store = work / f"haystack-{collection.name}-{digest}.json"
+    if not store.is_file():
+        chunks_file = work / f"chunks-{collection.name}-{digest}.json"
+        chunks_file.write_text(exported, encoding="utf-8")
+        subprocess.run([sys.executable, "-m", "eval.haystack_baseline", "index", "--chunks", str(chunks_file),
+                        "--store", str(store)], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return store
+
+
+def ask(client: httpx.Client, server: Server, question: str, collection: str) -> tuple[str | None, float]:
+    """(answer, latency in ms) of one ``POST /v1/ask``; raises on a non-2xx reply."""
+    started = time.perf_counter()
+    response = client.post(f"{server.url}/v1/ask", json={"question": question, "collection": collection})
+    latency = (time.perf_counter() - started) * 1000
+    if not response.is_success:
+        raise RuntimeError(f"{server.name}: HTTP {response.status_code} for {question!r}: {response.text[:300]}")
+    return response.json()["answer"], latency
+
+
+def accuracy_pass(servers: list[Server], sets: dict[str, tuple[str, list[GoldItem]]], warmup: int = 3) -> dict:
+    """Every question to every server in turn (order alternating), scored per system and gold set."""
+    out: dict = {s.name: {} for s in servers}
+    with httpx.Client(timeout=120, trust_env=False) as client:
+        for collection, items in sets.values():
+            for it in items[:warmup]:
+                for server in servers:
+                    ask(client, server, it.question, collection)
+        for label, (collection, items) in sets.items():
+            rows = {s.name: {"em": [], "f1": [], "abstained": 0, "unanswerable": 0, "ms": []} for s in servers}
+            for n, it in enumerate(items):
+                for server in servers if n % 2 == 0 else servers[::-1]:
+                    answer, ms = ask(client, server, it.question, collection)
+                    row = rows[server.name]
+                    row["ms"].append(ms)
+                    if it.answers:
+                        row["em"].append(exact_match(answer, it.answers))
+                        row["f1"].append(f1(answer, it.answers))
+                    else:
+                        row["unanswerable"] += 1
+                        row["abstained"] += answer is None
+            for name, row in rows.items():
+                out[name][label] = {
+                    "questions": len(items), "em": round(100 * sum(row["em"]) / max(1, len(row["em"])), 1),
+                    "f1": round(100 * sum(row["f1"]) / max(1, len(row["f1"])), 1),
+                    "abstained": f"{row['abstained']}/{row['unanswerable']}",
+                    "p50_ms": round(percentile(row["ms"], 50), 1), "p95_ms": round(percentile(row["ms"], 95), 1),
+                }
+    return out
+
+
+def throughput(server: Server, questions: list[str], collection: str, clients: int, seconds: float) -> dict:
+    """Answers per second from ``clients`` concurrent clients, each waiting for its answer before asking again."""
+    tally, elapsed = asyncio.run(run_load(server.url, questions, clients=clients, seconds=seconds,
+                                          max_requests=10**6, timeout_s=300, collection=collection))
+    return {"clients": clients, "answers_per_s": round(len(tally.latencies_ms) / elapsed, 2),
+            "errors": sum(tally.errors.values()), "p50_ms": round(percentile(tally.latencies_ms, 50), 1)}
+
+
+def prepare(settings: Settings, corpus: Path, lang_son: Path, xquad: Path, sample: int, seed: int) -> dict:
+    """The gold sets and their viqa collections (built incrementally)."""
+    pipe = Pipeline(settings)
+    ls = Collection(settings.collections_dir, "bench-lang-son")
+    ingest_paths(ls, [corpus], pipe.embedder, settings)
+    xq_items = load_gold(xquad)
+    xq = context_collection(xq_items, pipe, xquad)
+    picked = random.Random(seed).sample(xq_items, min(sample, len(xq_items)))
+    return {"lang-son-dev": (ls.name, load_gold(lang_son)), f"xquad-vi-dev[{len(picked)}]": (xq, picked)}
+
+
+def _table(result: dict) -> str:
+    lines = [f"{'':<24}" + "".join(f"{s:>14}" for s in SYSTEMS)]
+
+    def row(label: str, values: list[object]) -> None:
+        lines.append(f"{label:<24}" + "".join(f"{v!s:>14}" for v in values))
+
+    for label in result["gold_sets"]:
+        acc = [result["systems"][s]["accuracy"][label] for s in SYSTEMS]
+        row(f"{label} EM / F1", [f"{a['em']:.1f} / {a['f1']:.1f}" for a in acc])
+        row("  abstained", [a["abstained"] for a in acc])
+        row("  p50 / p95 ms", [f"{a['p50_ms']:.0f} / {a['p95_ms']:.0f}" for a in acc])
+    for i, c in enumerate(result["clients"]):
+        row(f"answers/s, {c} client{'s' if c > 1 else ''}",
+            [result["systems"][s]["throughput"][i]["answers_per_s"] for s in SYSTEMS])
+    row("cold start s", [result["systems"][s]["cold_start_s"] for s in SYSTEMS])
+    row("peak RSS MB", [result["systems"][s]["peak_rss_mb"] for s in SYSTEMS])
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--lang-son", type=Path, default=SHARED / "gold" / "lang-son-dev.jsonl")
+    p.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "data" / "sample")
+    p.add_argument("--xquad", type=Path, default=SHARED / "gold" / "xquad-vi-dev.json")
+    p.add_argument("--xquad-sample", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seconds", type=float, default=30.0, help="length of each throughput run")
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--out", type=Path, default=Path("runs/bench/compare.json"))
+    args = p.parse_args(argv)
+    try:
+        import haystack  # noqa: F401
+    except ImportError:
+        sys.exit('Haystack is not installed: pip install -e ".[bench]"')
+    quiet_model_loading()
+    settings = get_settings()
+    work = settings.home / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    sets = prepare(settings, args.corpus, args.lang_son, args.xquad, args.xquad_sample, args.seed)
+    stores = {coll: haystack_store(Collection(settings.collections_dir, coll), work) for coll, _ in sets.values()}
+    servers: list[Server] = []
+    try:
+        servers.append(start_server("viqa", ["viqa.cli", "serve"], work / "viqa-server.log"))
+        servers.append(start_server("haystack", ["eval.haystack_baseline", "serve", "--stores",
+                                                 *(f"{c}={s}" for c, s in stores.items())],
+                                    work / "haystack-server.log"))
+        accuracy = accuracy_pass(servers, sets)
+        ls_collection, ls_items = sets["lang-son-dev"]
+        questions = [it.question for it in ls_items]
+        result = {"gold_sets": list(sets), "clients": args.clients, "seconds": args.seconds, "systems": {}}
+        for server in servers:
+            result["systems"][server.name] = {
+                "cold_start_s": round(server.cold_start_s, 1),
+                "accuracy": accuracy[server.name],
+                "throughput": [throughput(server, questions, ls_collection, c, args.seconds) for c in args.clients],
+                "peak_rss_mb": read_rss_mb(server.process.pid)["hwm_mb"],
+            }
+    finally:
+        for server in servers:
+            server.stop()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(_table(result))
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Reading the best view first and stopping once sure, with a fake reader and a fake embedder."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.ingest import ingest_paths
+from index.store import Collection
+from qa.pipeline import Pipeline
+from qa.reader import ReadResult
+from qa.spans import Span
+
+QUESTION = "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt bao nhiêu?"
+
+
+class CountingReader:
+    """Answers the first 3 characters of every view with a fixed margin; records each batch's size."""
+
+    def __init__(self, margin: float) -> None:
+        self.margin, self.batches = margin, []
+
+    def load(self) -> CountingReader:
+        return self
+
+    def read(self, pairs: list[tuple[str, str]], top_n: int = 3) -> list[ReadResult]:
+        self.batches.append(len(pairs))
+        return [ReadResult((Span(0, 3, self.margin),), 0.0) for _ in pairs]
+
+
+@pytest.fixture
+def pipeline(settings, fake_embedder, sample_copy) -> Pipeline:
+    ingest_paths(Collection(settings.collections_dir, "default"), [sample_copy], fake_embedder, settings)
+    pipe = Pipeline(settings)
+    pipe.embedder = fake_embedder
+    pipe.calibration = (0.0, 1.0)  # threshold 0, so a sure answer needs a margin of read_sure_margin
+    return pipe
+
+
+def test_a_sure_answer_in_the_best_view_ends_the_reading(pipeline) -> None:
+    pipeline._reader = reader = CountingReader(margin=pipeline.settings.read_sure_margin + 0.5)
+    assert pipeline.answer(QUESTION).text is not None
+    assert reader.batches == [1]
+
+
+def test_unsure_answers_make_it_read_every_view_one_at_a_time(pipeline) -> None:
+    pipeline._reader = reader = CountingReader(margin=pipeline.settings.read_sure_margin - 0.5)
+    assert pipeline.answer(QUESTION).text is not None  # above the threshold, just not sure
+    assert len(reader.batches) > 1 and set(reader.batches) == {1}
+
+
+def test_without_a_sure_margin_every_view_is_read_in_one_batch(pipeline) -> None:
+    pipeline.settings.read_sure_margin = None
+    pipeline._reader = reader = CountingReader(margin=5.0)
+    pipeline.answer(QUESTION)
+    assert len(reader.batches) == 1 and reader.batches[0] > 1
