@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.onnx_export import check_runtime
+
 if TYPE_CHECKING:
     from viqa.settings import Settings
 
@@ -27,15 +29,13 @@ class Embedder:
     (1, 384)
     """
 
-    def __init__(self, cache_dir: Path, threads: int = 2, batch_size: int = 32, runtime: str = "onnx") -> None:
+    def __init__(self, cache_dir: Path, threads: int = 2, batch_size: int = 4, runtime: str = "onnx") -> None:
         if threads < 1 or batch_size < 1:
             raise ValueError("threads and batch_size must be >= 1")
-        if runtime not in ("onnx", "torch"):
-            raise ValueError(f"unknown runtime {runtime!r}: onnx or torch")
+        self.runtime = check_runtime(runtime)
         self.cache_dir = cache_dir
         self.threads = threads
         self.batch_size = batch_size
-        self.runtime = runtime
         self._model = None
         self._session = None
         self._tokenizer = None

@@ -20,6 +20,7 @@ from typing import Literal
 log = logging.getLogger(__name__)
 
 Kind = Literal["qa", "encoder"]
+RUNTIMES = ("onnx", "torch")
 _OUTPUTS: dict[str, list[str]] = {"qa": ["start_logits", "end_logits"], "encoder": ["last_hidden_state"]}
 
 
@@ -86,6 +87,13 @@ def ensure_onnx(folder: Path, kind: Kind, quantize: bool = False, keep_fp32: tup
         log.info("quantizing %s to int8", fp32)
         _atomic(int8, lambda tmp: _quantize(fp32, tmp, keep_fp32))
     return int8
+
+
+def check_runtime(runtime: str) -> str:
+    """``runtime`` if it is one viqa can run models on; ValueError otherwise."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
+    return runtime
 
 
 def session(path: Path, threads: int):

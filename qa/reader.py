@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.onnx_export import ensure_onnx, session
+from models.onnx_export import check_runtime, ensure_onnx, session
 from models.reader_model import make_windows
 from qa.spans import Span, best_spans, extend_to_counted_noun, snap, trim_to_quantity
 
@@ -72,9 +72,7 @@ class Reader:
         self.max_answer_tokens = max_answer_tokens
         self.batch_size = batch_size
         self.quantize = quantize
-        if runtime not in ("torch", "onnx"):
-            raise ValueError(f"unknown runtime {runtime!r}: torch or onnx")
-        self.runtime = runtime
+        self.runtime = check_runtime(runtime)
         self._model = None
         self._session = None
         self._tokenizer = None
