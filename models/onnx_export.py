@@ -55,8 +55,14 @@ def _quantize(source: Path, target: Path, keep_fp32: tuple[str, ...]) -> None:
 
     graph = onnx.load(str(source), load_external_data=False).graph
     excluded = [n.name for n in graph.node if n.op_type == "MatMul" and any(re.search(k, n.name) for k in keep_fp32)]
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
-                     nodes_to_exclude=excluded)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer's advice to pre-process goes to the root logger
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                         nodes_to_exclude=excluded)
+    finally:
+        root.setLevel(level)
 
 
 def _atomic(target: Path, write) -> Path:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from viqa.errors import ViqaError
-from viqa.quiet import quiet_model_loading
+from viqa.quiet import quiet_libraries, quiet_model_loading
 from viqa.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -174,8 +174,7 @@ def serve(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("bm25s", "transformers", "sentence_transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
     quiet_model_loading()
     app()
 
