@@ -34,7 +34,7 @@ from eval.formats import GoldItem, load_gold
 from eval.loadtest import read_rss_mb, run_load
 from eval.metrics import exact_match, f1, percentile
 from index.ingest import ingest_paths
-from index.store import Collection
+from index.store import Collection, read_meta
 from qa.pipeline import Pipeline
 from viqa.quiet import quiet_model_loading
 from viqa.settings import PROJECT_ROOT, Settings, get_settings
@@ -91,7 +91,7 @@ def start_server(name: str, args: list[str], log: Path, timeout_s: float = 600) 
 
 def haystack_store(collection: Collection, work: Path) -> Path:
     """The collection's chunks embedded into a saved Haystack store (rebuilt only when the chunks change)."""
-    chunks = collection.read_state(384).chunks
+    _, chunks, _ = read_meta(collection.current_generation() / "meta.sqlite")
     exported = json.dumps([{"id": c.chunk_id, "content": c.text} for c in chunks], ensure_ascii=False)
     digest = hashlib.sha1(exported.encode()).hexdigest()[:12]
     store = work / f"haystack-{collection.name}-{digest}.json"

@@ -31,7 +31,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _fresh(settings, name: str) -> Collection:
+def fresh_collection(settings, name: str) -> Collection:
     """An empty collection, so that ingest is measured in full every run."""
     coll = Collection(settings.collections_dir, name)
     if coll.path.exists():
@@ -43,7 +43,7 @@ def bench_xquad(gold: Path, settings, embedder) -> dict:
     items = load_gold(gold)
     contexts = {it.context_id: it.context for it in items}
     docs = [Document(cid, cid, f"xquad#{cid}", text, cid) for cid, text in contexts.items()]
-    coll = _fresh(settings, "bench-xquad")
+    coll = fresh_collection(settings, "bench-xquad")
     started = time.perf_counter()
     ingest_documents(coll, docs, embedder, settings)
     ingest_s = time.perf_counter() - started
@@ -72,7 +72,7 @@ def bench_xquad(gold: Path, settings, embedder) -> dict:
 
 
 def bench_lang_son(gold: Path, corpus: Path, settings, embedder) -> dict:
-    coll = _fresh(settings, "bench-lang-son")
+    coll = fresh_collection(settings, "bench-lang-son")
     started = time.perf_counter()
     ingest_paths(coll, [corpus], embedder, settings)
     ingest_s = time.perf_counter() - started

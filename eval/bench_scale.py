@@ -21,13 +21,13 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from eval.bench_retrieval import fresh_collection
 from eval.formats import load_gold
 from eval.loadtest import read_rss_mb
 from eval.metrics import percentile
@@ -173,13 +173,11 @@ def ingest_rate(sentences: list[str], pipe: Pipeline, settings: Settings, chunks
     rng = random.Random(seed)
     texts = [" ".join(rng.sample(sentences, SENTENCES_PER_CHUNK)) for _ in range(chunks)]
     docs = [Document(f"s{i}", f"s{i}", f"synthetic#{i}", t, str(i)) for i, t in enumerate(texts)]
-    coll = Collection(settings.collections_dir, "bench-scale-ingest")
-    if coll.path.exists():
-        coll.delete()
+    coll = fresh_collection(settings, "bench-scale-ingest")
     started = time.perf_counter()
     ingest_documents(coll, docs, pipe.embedder, settings)
     elapsed = time.perf_counter() - started
-    shutil.rmtree(coll.path, ignore_errors=True)
+    coll.delete()
     kb = sum(len(t.encode()) for t in texts) / 1024
     return {"chunks": chunks, "kb_per_s": round(kb / elapsed, 1), "bytes_per_chunk": round(1024 * kb / chunks)}
 

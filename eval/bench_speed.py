@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+from eval.bench_retrieval import fresh_collection
 from eval.formats import load_gold
 from eval.metrics import exact_match, f1, percentile
 from index.ingest import ingest_paths
@@ -51,9 +52,7 @@ def bench_ingest(settings: Settings, corpus: Path, name: str) -> float:
     """KB/s of a full ingest of ``corpus`` into a fresh collection ``name``."""
     pipe = Pipeline(settings)
     pipe.embedder.load().encode_passages(["khởi động"])
-    coll = Collection(settings.collections_dir, name)
-    if coll.path.exists():
-        coll.delete()
+    coll = fresh_collection(settings, name)
     started = time.perf_counter()
     ingest_paths(coll, [corpus], pipe.embedder, settings)
     elapsed = time.perf_counter() - started

@@ -28,8 +28,6 @@ from viqa.net import is_loopback
 ASK_PATH = "/v1/ask"
 
 
-
-
 def check_url(url: str) -> str:
     """``url`` without a trailing slash if it is http(s) on a loopback host; ValueError otherwise."""
     try:

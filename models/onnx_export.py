@@ -1,7 +1,7 @@
 """ONNX copies of the transformers models, for ONNX Runtime on CPU: exported once, cached, optionally int8.
 
-``ensure_onnx(folder, "qa")`` writes ``folder/onnx/model.onnx`` (or ``model-int8.onnx``) the first time and
-returns its path. The write is atomic (temporary file, then rename), so a crash never leaves a half file.
+``ensure_onnx(folder, "qa")`` writes ``folder/onnx/model.onnx`` (int8: ``model-int8-<hash of keep_fp32>.onnx``)
+the first time and returns its path. Writes are atomic (temporary file, then rename): a crash leaves no half file.
 Int8 is ONNX Runtime's dynamic quantization of the encoder's MatMul weights, minus those matching
 ``keep_fp32`` (regular expressions over node names); which to keep was chosen by measuring F1.
 """

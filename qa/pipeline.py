@@ -117,9 +117,9 @@ class Pipeline:
         """Ranked candidates. With ``read_sure_margin`` set, views are read best first, one at a time, until
         the best answer clears ``threshold + read_sure_margin``; otherwise all in one batch."""
         s = self.settings
-        step = len(views) if s.read_sure_margin is None else 1
+        step = 1 if s.read_sure_margin is not None else max(len(views), 1)
         candidates: list[Candidate] = []
-        for i in range(0, len(views), max(step, 1)):
+        for i in range(0, len(views), step):
             batch = views[i : i + step]
             candidates += rank_candidates(batch, self.reader.read([(question, v.text) for v in batch]),
                                           s.retrieval_weight)

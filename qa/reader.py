@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +13,14 @@ from models.onnx_export import check_runtime, ensure_onnx, session
 from models.reader_model import make_windows
 from qa.spans import Span, best_spans, extend_to_counted_noun, snap, trim_to_quantity
 
-# int8 leaves these MatMuls in fp32: the FFN output projections, where int8 costs the most accuracy
-INT8_KEEP_FP32 = (r"layer\.\d+/output/dense/MatMul",)
+# int8 leaves the FFN output projections in fp32, where int8 costs the most accuracy. The pattern matches
+# both the torch module names ("…layer.3.output.dense") and the ONNX node names ("…/layer.3/output/dense/MatMul").
+INT8_KEEP_FP32 = (r"layer\.\d+[./]output[./]dense",)
+
+
+def keeps_fp32(name: str) -> bool:
+    """True for the layers that stay fp32 when the reader is quantized."""
+    return any(re.search(pattern, name) for pattern in INT8_KEEP_FP32)
 
 
 def _torch_model(folder: Path, threads: int, quantize: bool):
@@ -26,8 +33,7 @@ def _torch_model(folder: Path, threads: int, quantize: bool):
     torch.set_num_threads(threads)
     model = AutoModelForQuestionAnswering.from_pretrained(str(folder)).eval()
     if quantize:
-        names = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
-                 and not (n.endswith("output.dense") and "attention" not in n)}
+        names = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and not keeps_fp32(n)}
         model = torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8)
     return model
 

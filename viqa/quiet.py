@@ -1,4 +1,4 @@
-"""Keep model loading off the terminal: no weight-loading reports, no download progress bars."""
+"""Keep library chatter off the terminal: weight-loading reports, progress bars, debug logging."""
 
 from __future__ import annotations
 

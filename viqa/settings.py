@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(default=30, ge=1)
     reader_runtime: str = Field(default="onnx", pattern="^(onnx|torch)$", description="ONNX Runtime or torch.")
     reader_quantize: bool = Field(
-        default=True, description="int8 reader: faster on CPU, F1 within a point of fp32 (its own calibration)."
+        default=True, description="int8 reader: faster on CPU, F1 within a point of fp32, same calibration."
     )
     null_threshold: float | None = Field(
         default=None, description="Abstain when the best span beats no-answer by less (None: the calibrated value)."
