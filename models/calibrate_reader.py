@@ -1,9 +1,10 @@
 """Choose the reader's no-answer threshold and confidence scale on held-out data, and store them with the weights.
 
 ``python -m models.calibrate_reader`` reads vi-news-squad2-dev (held out of training: 141 answerable,
-337 unanswerable questions), picks the margin threshold that maximises F1 over all of it, fits the
-logistic scale of ``confidence = sigmoid((margin - threshold) / scale)`` to answer correctness, and
-writes both into ``reader.json`` beside the shipped weights.
+337 unanswerable questions), picks a margin threshold whose F1 over all of it is within one standard error
+of the best (the one in use if it is, else the lowest), fits the logistic scale of
+``confidence = sigmoid((margin - threshold) / scale)`` to answer correctness, and writes both into
+``reader.json`` beside the shipped weights.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import json
 import logging
 import math
+import statistics
 from pathlib import Path
 
 from eval.metrics import f1
@@ -23,18 +25,27 @@ from viqa.settings import get_settings
 log = logging.getLogger("calibrate_reader")
 
 
-def best_threshold(margins: list[float], span_f1: list[float], answerable: list[bool]) -> tuple[float, float]:
-    """The threshold (answer iff margin >= t) that maximises mean F1, and that F1."""
+def best_threshold(
+    margins: list[float], span_f1: list[float], answerable: list[bool], keep: float | None = None
+) -> tuple[float, float]:
+    """A threshold (answer iff margin >= t) whose mean F1 is within one standard error of the best, and that F1.
+
+    The F1 curve of a small, mostly unanswerable dev set is flat over a wide range, and on such a plateau the
+    arg-max is noise. So ``keep`` (the threshold in use) stays if it is on the plateau; otherwise, as in the
+    one-standard-error rule, the most answering threshold of the plateau is taken.
+    """
     candidates = sorted({m for m in margins if math.isfinite(m)}) + [math.inf]
 
-    def score(t: float) -> float:
-        total = 0.0
-        for m, f, a in zip(margins, span_f1, answerable, strict=True):
-            total += f if m >= t else float(not a)
-        return total / len(margins)
+    def per_question(t: float) -> list[float]:
+        return [f if m >= t else float(not a) for m, f, a in zip(margins, span_f1, answerable, strict=True)]
 
-    best = max(candidates, key=score)
-    return best, score(best)
+    means = {t: statistics.fmean(per_question(t)) for t in candidates}
+    top = max(candidates, key=means.__getitem__)
+    floor = means[top] - statistics.pstdev(per_question(top)) / math.sqrt(len(margins))
+    if keep is not None and statistics.fmean(per_question(keep)) >= floor:
+        return keep, statistics.fmean(per_question(keep))
+    pick = next(t for t in candidates if means[t] >= floor)
+    return pick, means[pick]
 
 
 def fit_scale(margins: list[float], correct: list[bool], threshold: float) -> float:
@@ -55,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dev", type=Path, default=Path("../shared/train/vi-mrc/vi-news-squad2-dev.json"))
     p.add_argument("--weights", type=Path, default=None, help="Folder with reader.safetensors (default: shipped).")
+    p.add_argument("--keep", type=float, default=None,
+                   help="Keep this threshold if dev F1 cannot tell it from the best (default: the one in reader.json).")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = get_settings()
@@ -68,17 +81,20 @@ def main(argv: list[str] | None = None) -> None:
         answer = ex.context[res.spans[0].start : res.spans[0].end] if res.spans else None
         span_f1.append(f1(answer, [ex.answer]) if ex.answer else 0.0)
         answerable.append(ex.is_answerable)
-    threshold, score = best_threshold(margins, span_f1, answerable)
+    meta_path = weights / SHIPPED_CONFIG
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    keep = args.keep if args.keep is not None else meta.get("calibration", {}).get("null_threshold")
+    threshold, score = best_threshold(margins, span_f1, answerable, keep)
     # confidence = P(the best span is a right answer); an abstention reports 1 - that
     right = [a and f >= 0.5 for f, a in zip(span_f1, answerable, strict=True)]
     scale = fit_scale([m if math.isfinite(m) else -50.0 for m in margins], right, threshold)
-    meta_path = weights / SHIPPED_CONFIG
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     meta["calibration"] = {
         "dev": str(args.dev.name), "questions": len(examples), "null_threshold": round(threshold, 4),
         "confidence_scale": scale, "dev_f1_at_threshold": round(100 * score, 2),
     }
-    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+    tmp = meta_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+    tmp.replace(meta_path)
     log.info("threshold %.3f (dev F1 %.1f), confidence scale %.2f -> %s", threshold, 100 * score, scale, meta_path)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ UNITS = {
     "chiếc", "km²", "héc ta", "hecta", "trận", "bàn", "tập", "cuốn", "huy chương", "mw", "kwh", "ký",
 }
 TIME_WORDS = {"năm": "năm nào", "tháng": "tháng mấy", "ngày": "ngày nào", "quý": "quý mấy"}
+FIGURE_WH = ("bao nhiêu", "năm nào", "tháng mấy", "ngày nào", "quý mấy")
 NUMBER = re.compile(r"^\d[\d.,]*%?$|^\d+/\d+(/\d+)?$")
 
 
@@ -103,8 +105,13 @@ def _clause_bounds(tokens: list[Token], first: int, last: int) -> tuple[int, int
     return lo, hi
 
 
-def make_question(tokens: list[Token], target: Target, rng: random.Random) -> str | None:
-    """The in-situ question for ``target``, with some words dropped for variety; None if too short."""
+def make_question(
+    tokens: list[Token], target: Target, rng: random.Random, keep_figures: bool = False
+) -> str | None:
+    """The in-situ question for ``target``, with some words dropped for variety; None if too short.
+
+    ``keep_figures`` never drops a number or unit, so the other figures of the sentence stay whole as distractors.
+    """
     lo, hi = _clause_bounds(tokens, target.first, target.last)
     words: list[str] = []
     for k in range(lo, hi + 1):
@@ -112,6 +119,8 @@ def make_question(tokens: list[Token], target: Target, rng: random.Random) -> st
             words.append(target.wh)
         elif target.first < k <= target.last:
             continue
+        elif keep_figures and (tokens[k].pos == "M" or tokens[k].text.lower() in UNITS):
+            words.append(tokens[k].text)
         elif tokens[k].pos != "CH" and rng.random() < 0.12 and abs(k - target.first) > 2:
             continue  # drop a word now and then so the question is not a verbatim copy
         else:
@@ -124,28 +133,39 @@ def make_question(tokens: list[Token], target: Target, rng: random.Random) -> st
     return question[0].upper() + question[1:] + ("?" if rng.random() < 0.8 else "")
 
 
-def questions_from_paragraph(paragraph: str, rng: random.Random, per_paragraph: int) -> list[QAExample]:
-    """Up to ``per_paragraph`` answerable synthetic examples from one paragraph."""
+def questions_from_paragraph(
+    paragraph: str, rng: random.Random, per_paragraph: int, contrast: bool = False
+) -> list[QAExample]:
+    """Up to ``per_paragraph`` answerable synthetic examples from one paragraph.
+
+    With ``contrast``, the figures of a sentence that holds several are asked together, so the model has to
+    tell neighbouring figures ("xuất khẩu ... nhập khẩu ...", "tháng 11 ... 11 tháng ...") apart.
+    """
     from underthesea import sent_tokenize
 
-    candidates: list[tuple[int, list[Token], Target]] = []
+    candidates: list[tuple[int, int, list[Token], Target]] = []
     cursor = 0
-    for sentence in sent_tokenize(paragraph):
+    for number, sentence in enumerate(sent_tokenize(paragraph)):
         offset = paragraph.find(sentence, cursor)
         if offset < 0 or len(sentence) < 30:
             continue
         cursor = offset + len(sentence)
         tokens = tag_sentence(sentence)
         if tokens:
-            candidates += [(offset, tokens, t) for t in find_targets(tokens)]
+            candidates += [(number, offset, tokens, t) for t in find_targets(tokens)]
     rng.shuffle(candidates)
     # prefer numbers: the product's documents are dense with figures, and the base model is weakest there
-    candidates.sort(key=lambda c: c[2].wh not in ("bao nhiêu", "năm nào", "tháng mấy", "ngày nào"))
+    if contrast:
+        figures = Counter(c[0] for c in candidates if c[3].wh in FIGURE_WH)
+        rank = {number: rng.random() for number in figures}
+        candidates.sort(key=lambda c: (c[3].wh not in FIGURE_WH, figures[c[0]] < 2, rank.get(c[0], 0.0)))
+    else:  # without "quý mấy", as when the first synthetic set was made, so that it regenerates exactly
+        candidates.sort(key=lambda c: c[3].wh not in FIGURE_WH[:4])
     examples = []
-    for offset, tokens, target in candidates:
+    for _, offset, tokens, target in candidates:
         if len(examples) >= per_paragraph:
             break
-        question = make_question(tokens, target, rng)
+        question = make_question(tokens, target, rng, keep_figures=contrast)
         if question is None:
             continue
         start = offset + tokens[target.answer_first].start
@@ -155,14 +175,18 @@ def questions_from_paragraph(paragraph: str, rng: random.Random, per_paragraph: 
 
 
 def synthesize(
-    paragraphs: Iterable[str], seed: int = 13, per_paragraph: int = 3, unanswerable_share: float = 0.2
+    paragraphs: Iterable[str],
+    seed: int = 13,
+    per_paragraph: int = 3,
+    unanswerable_share: float = 0.2,
+    contrast: bool = False,
 ) -> list[QAExample]:
     """Synthetic answerable examples for every paragraph plus unanswerable ones made by swapping paragraphs."""
     rng = random.Random(seed)
     paragraphs = list(dict.fromkeys(paragraphs))
     answerable: list[QAExample] = []
     for paragraph in paragraphs:
-        answerable += questions_from_paragraph(paragraph, rng, per_paragraph)
+        answerable += questions_from_paragraph(paragraph, rng, per_paragraph, contrast)
     unanswerable = []
     for ex in rng.sample(answerable, int(len(answerable) * unanswerable_share)):
         other = rng.choice(paragraphs)

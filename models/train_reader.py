@@ -30,12 +30,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("runs/reader"))
     p.add_argument("--export", type=Path, default=None, help="Write the shippable fp16 weights here at the end.")
     p.add_argument("--synthetic-per-paragraph", type=int, default=3, help="0 disables synthetic questions.")
+    p.add_argument("--synthetic-contrast", action="store_true",
+                   help="Ask the figures of one sentence together (neighbouring figures set against each other).")
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--stride", type=int, default=96)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--accumulate", type=int, default=1)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--batches", type=int, default=None,
+                   help="Train exactly this many batches instead of --epochs (equal compute for ablations).")
     p.add_argument("--negative-window-share", type=float, default=0.3,
                    help="Keep this share of answer-less windows cut from answerable examples.")
     p.add_argument("--max-minutes", type=float, default=None, help="Stop (and save) after this much training.")
@@ -53,13 +57,16 @@ def training_examples(args: argparse.Namespace) -> list[QAExample]:
     real = [e for e in load_training_examples(args.train_dir) if e.source != HELD_OUT]
     if args.synthetic_per_paragraph <= 0:
         return real
-    cache = args.out / f"synthetic-{args.synthetic_per_paragraph}-{args.seed}.jsonl"
+    style = "c" if args.synthetic_contrast else ""
+    cache = args.out / f"synthetic-{args.synthetic_per_paragraph}{style}-{args.seed}.jsonl"
     if not cache.is_file():
         from models.synthetic_questions import synthesize
 
         log.info("generating synthetic questions (cached in %s)", cache)
         paragraphs = [e.context for e in real]
-        synthetic = synthesize(paragraphs, seed=args.seed, per_paragraph=args.synthetic_per_paragraph)
+        synthetic = synthesize(
+            paragraphs, seed=args.seed, per_paragraph=args.synthetic_per_paragraph, contrast=args.synthetic_contrast
+        )
         tmp = cache.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in synthetic))
         tmp.replace(cache)
@@ -151,10 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     rng = random.Random(args.seed)
-    epochs = math.ceil(args.epochs)
+    steps_per_epoch = math.ceil(len(features) / args.batch_size)
+    total_batches = args.batches or int(steps_per_epoch * args.epochs)
+    epochs = math.ceil(total_batches / steps_per_epoch)
     plan = [length_grouped_batches(features, args.batch_size, rng) for _ in range(epochs)]
-    steps_per_epoch = len(plan[0])
-    total_batches = int(steps_per_epoch * args.epochs)
     updates = math.ceil(total_batches / args.accumulate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(0.06 * updates), updates)
 

@@ -1,0 +1,51 @@
+"""Synthetic wh-in-situ questions: exact answer spans, figures asked together, honest unanswerable pairs."""
+
+from __future__ import annotations
+
+import random
+
+from models.synthetic_questions import questions_from_paragraph, synthesize
+
+TRADE = (
+    "Kim ngạch xuất khẩu tháng 3 đạt 120 triệu USD, tăng 5% so với cùng kỳ; "
+    "nhập khẩu cả nước trong tháng đạt 80 triệu USD. "
+    "Ông Nguyễn Văn An, Giám đốc Sở Công Thương, cho biết công ty sẽ đầu tư tại Hải Phòng. "
+    "Trong năm qua toàn tỉnh đã thành lập mới được 45 doanh nghiệp ở các ngành nghề khác nhau."
+)
+
+
+def test_answers_are_exact_slices_of_the_paragraph() -> None:
+    examples = questions_from_paragraph(TRADE, random.Random(0), per_paragraph=5)
+    assert examples
+    for ex in examples:
+        assert ex.answer_start is not None and ex.answer
+        assert TRADE[ex.answer_start : ex.answer_start + len(ex.answer)] == ex.answer
+        assert ex.answer not in ex.question
+
+
+def test_contrast_asks_every_figure_of_a_dense_sentence_first() -> None:
+    dense = {"120 triệu USD", "5%", "80 triệu USD"}
+    for seed in range(4):
+        examples = questions_from_paragraph(TRADE, random.Random(seed), per_paragraph=3, contrast=True)
+        assert {ex.answer for ex in examples} == dense
+    plain = [questions_from_paragraph(TRADE, random.Random(seed), per_paragraph=3) for seed in range(4)]
+    assert any({ex.answer for ex in examples} != dense for examples in plain)
+
+
+def test_contrast_keeps_the_other_figures_whole_in_the_question() -> None:
+    for seed in range(5):
+        for ex in questions_from_paragraph(TRADE, random.Random(seed), per_paragraph=3, contrast=True):
+            if ex.answer == "5%":
+                assert "120 triệu USD" in ex.question
+            if ex.answer == "120 triệu USD":
+                assert "5 %" in ex.question
+
+
+def test_unanswerable_pairs_are_given_a_paragraph_without_the_answer() -> None:
+    other = "Thời tiết hôm nay nắng nhẹ ở vùng núi phía Bắc, nhiệt độ cao nhất khoảng 25 độ C vào buổi trưa."
+    examples = synthesize([TRADE, other], seed=1, per_paragraph=3, unanswerable_share=1.0)
+    unanswerable = [ex for ex in examples if not ex.is_answerable]
+    assert unanswerable
+    for ex in unanswerable:
+        answered = {a.answer for a in examples if a.question == ex.question and a.is_answerable}
+        assert ex.context == other and not any(answer in ex.context for answer in answered)
