@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +11,10 @@ from viqa.schemas import AskOut, CitationOut
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_TOP_K = 50
+
+# strict: JSON true is not a count and 1 is not a flag, as the published schema says
+PassageCount = Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K)]
+Flag = Annotated[bool, Field(strict=True)]
 
 CollectionField = Field(
     default=None, pattern=NAME_PATTERN, description="Collection name; the server's default collection when omitted."
@@ -61,7 +65,7 @@ class AskRequest(BaseModel):
 
     question: str = Field(description="A question in Vietnamese.")
     collection: str | None = CollectionField
-    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="Passages to read (default: server's).")
+    top_k: PassageCount | None = Field(default=None, description="Passages to read (default: server's).")
 
 
 class SearchRequest(BaseModel):
@@ -71,7 +75,7 @@ class SearchRequest(BaseModel):
 
     query: str = Field(description="Keywords or a question.")
     collection: str | None = CollectionField
-    k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="How many passages.")
+    k: PassageCount | None = Field(default=None, description="How many passages.")
 
 
 class ChatMessage(BaseModel):
@@ -96,8 +100,8 @@ class ChatRequest(BaseModel):
 
     collection: str | None = CollectionField
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
-    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K)
-    stream: bool = Field(default=False, description="Answer as Server-Sent Events: citations, answer, done.")
+    top_k: PassageCount | None = None
+    stream: Flag = Field(default=False, description="Answer as Server-Sent Events: citations, answer, done.")
 
 
 class AnswerSpan(BaseModel):
@@ -166,7 +170,7 @@ class OpenAIMessage(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    include_usage: bool = False
+    include_usage: Flag = False
 
 
 class ChatCompletionRequest(BaseModel):
@@ -190,10 +194,10 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = Field(default="viqa", description="Any string; the response says 'viqa'.")
     messages: list[OpenAIMessage] = Field(min_length=1, max_length=200)
-    stream: bool = False
+    stream: Flag = False
     stream_options: StreamOptions | None = None
     collection: str | None = CollectionField
-    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K)
+    top_k: PassageCount | None = None
 
 
 class ViqaExtra(BaseModel):

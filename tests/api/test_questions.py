@@ -81,3 +81,11 @@ def test_malformed_json_is_a_422_not_a_500(client: TestClient) -> None:
 def test_top_k_out_of_range_is_a_422(client: TestClient) -> None:
     assert client.post("/v1/ask", json={"question": "Tổng đàn bò?", "top_k": 0}).status_code == 422
     assert client.post("/v1/search", json={"query": "bò", "k": 10_000}).status_code == 422
+
+
+def test_counts_and_flags_of_the_wrong_json_type_are_a_422(client: TestClient) -> None:
+    assert client.post("/v1/search", json={"query": "bò", "k": True}).status_code == 422
+    assert client.post("/v1/ask", json={"question": "Tổng đàn bò?", "top_k": "3"}).status_code == 422
+    messages = [{"role": "user", "content": "Tổng đàn bò?"}]
+    assert client.post("/v1/chat", json={"messages": messages, "stream": 1}).status_code == 422
+    assert client.post("/v1/chat/completions", json={"messages": messages, "stream": "yes"}).status_code == 422
