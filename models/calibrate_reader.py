@@ -42,8 +42,10 @@ def best_threshold(
     means = {t: statistics.fmean(per_question(t)) for t in candidates}
     top = max(candidates, key=means.__getitem__)
     floor = means[top] - statistics.pstdev(per_question(top)) / math.sqrt(len(margins))
-    if keep is not None and statistics.fmean(per_question(keep)) >= floor:
-        return keep, statistics.fmean(per_question(keep))
+    if keep is not None:
+        kept = statistics.fmean(per_question(keep))
+        if kept >= floor:
+            return keep, kept
     pick = next(t for t in candidates if means[t] >= floor)
     return pick, means[pick]
 
