@@ -53,21 +53,20 @@ def score_item(item: GoldItem, prediction: str | None, conf: float, latency_ms: 
     )
 
 
-def run_reader(items: list[GoldItem], pipeline: Pipeline, batch_size: int = 16) -> Iterator[ItemResult]:
-    """Reading comprehension only: each question against its own gold context, batched across questions."""
+def run_reader(items: list[GoldItem], pipeline: Pipeline) -> Iterator[ItemResult]:
+    """Reading comprehension only: each question against its own gold context, read on its own as the product
+    reads one question's passages (an int8 reader's answer depends on which windows share its batch)."""
     threshold, scale = pipeline.calibration
     reader = pipeline.reader
-    for b in range(0, len(items), batch_size):
-        batch = items[b : b + batch_size]
+    for it in items:
         started = time.perf_counter()
-        results = reader.read([(it.question, it.context or "") for it in batch])
-        per_item = (time.perf_counter() - started) * 1000 / len(batch)
-        for it, res in zip(batch, results, strict=True):
-            answer = None
-            if res.spans and res.margin >= threshold:
-                answer = (it.context or "")[res.spans[0].start : res.spans[0].end]
-            conf = confidence(res.margin, threshold, scale)
-            yield score_item(it, answer, conf if answer else 1 - conf, per_item, margin=round(res.margin, 4))
+        res = reader.read([(it.question, it.context or "")])[0]
+        latency = (time.perf_counter() - started) * 1000
+        answer = None
+        if res.spans and res.margin >= threshold:
+            answer = (it.context or "")[res.spans[0].start : res.spans[0].end]
+        conf = confidence(res.margin, threshold, scale)
+        yield score_item(it, answer, conf if answer else 1 - conf, latency, margin=round(res.margin, 4))
 
 
 def _rank_of(passages: list, item: GoldItem) -> int | None:

@@ -79,6 +79,7 @@ def snap(text: str, start: int, end: int) -> tuple[int, int]:
 
 _ASKED_COUNT = re.compile(r"bao nhiêu\s+(.+?)\s*(?:[?.,;:]|$)", re.IGNORECASE)
 MEASURE_WORDS = {"lượt", "đợt"}  # "lượt khách", but "35.000 con" (not "con cá")
+COUNTABLE_TAGS = ("N", "M")  # underthesea POS of a counted noun: nouns (N, Nc, Nu, Np) and numeral-units ("km2")
 
 
 _QUANTITY_QUESTION = re.compile(r"\b(?:bao nhiêu|mấy)\b", re.IGNORECASE)
@@ -95,14 +96,16 @@ def trim_to_quantity(question: str, text: str, start: int, end: int) -> int:
 
 @lru_cache(maxsize=256)
 def _counted_noun(question: str) -> list[str]:
-    """The syllables of N in "bao nhiêu N ..." (one underthesea word, two after a measure word); [] if none."""
-    from underthesea import word_tokenize
+    """The syllables of N in "bao nhiêu N ..." (one underthesea word, two after a measure word); [] if none,
+    or if the word after "bao nhiêu" is not a noun or unit ("bao nhiêu so với năm 1995?" counts nothing)."""
+    from underthesea import pos_tag
 
     asked = _ASKED_COUNT.search(question)
-    if not asked:
+    tagged = pos_tag(asked.group(1)) if asked else []
+    if not tagged or not tagged[0][1].startswith(COUNTABLE_TAGS):
         return []
-    words = [w.lower() for w in word_tokenize(asked.group(1))]
-    n = 2 if words and words[0] in MEASURE_WORDS else 1
+    words = [w.lower() for w, _ in tagged]
+    n = 2 if words[0] in MEASURE_WORDS else 1
     return " ".join(words[:n]).split()
 
 

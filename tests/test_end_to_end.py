@@ -68,3 +68,18 @@ def test_a_quote_never_runs_across_a_page_break(pipeline: Pipeline) -> None:
         for cite in out.citations:
             assert "\n\n" not in cite.quote
             assert TEXT[cite.char_start : cite.char_end] == out.answer
+
+
+def test_a_reader_eval_answer_does_not_depend_on_the_other_questions(pipeline: Pipeline) -> None:
+    from eval.formats import GoldItem
+    from eval.runner import run_reader
+
+    paragraphs = [p for p in TEXT.split("\n") if len(p) > 400]
+    export = next(p for p in paragraphs if "440 triệu USD" in p)
+    items = [
+        GoldItem("q1", "Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt bao nhiêu?", ("440 triệu USD",), export),
+        *(GoldItem(f"q{i}", "Tỷ lệ đạt bao nhiêu phần trăm?", (), p) for i, p in enumerate(paragraphs[:6], start=2)),
+    ]
+    alone = next(run_reader(items[:1], pipeline))
+    together = next(run_reader(items, pipeline))
+    assert (together.prediction, together.margin) == (alone.prediction, alone.margin)

@@ -63,6 +63,7 @@ def test_an_answer_to_bao_nhieu_n_takes_the_counted_noun_that_follows_the_number
     assert extended("Cung ứng bao nhiêu con cá giống?", "cung ứng 35.000 con cá giống", "35.000 con") == "35.000 con"
     assert extended("Đạt bao nhiêu phần trăm kế hoạch?", "đạt 76,6% kế hoạch", "76,6%") == "76,6%"
     assert extended("Kim ngạch đạt bao nhiêu?", "đạt 440 triệu USD", "440 triệu USD") == "440 triệu USD"
+    assert extended("Tăng bao nhiêu so với năm 1995?", "tăng 18% so với năm 1995", "18%") == "18%"
 
 
 def test_a_quantity_answer_stops_at_the_next_clause() -> None:
