@@ -72,6 +72,19 @@ def test_bad_queries_are_refused_before_any_model_loads(settings, query: str, fr
     _assert_one_line_error(*_run("ask", query), fragment)
 
 
+@pytest.mark.parametrize("command", [("ask", "kim ngạch"), ("search", "kim ngạch"), ("serve",)])
+def test_a_bad_setting_in_the_environment_is_named_on_one_line(
+    settings, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    from viqa.settings import get_settings
+
+    monkeypatch.setenv("VIQA_READER_RUNTIME", "tensorrt")
+    get_settings.cache_clear()
+    code, out, err = _run(*command)
+    _assert_one_line_error(code, out, err, "VIQA_READER_RUNTIME='tensorrt'")
+    assert code == 2
+
+
 def test_search_json_lists_passages_whose_offsets_slice_the_source(
     settings, fake_embedder, sample_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

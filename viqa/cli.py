@@ -162,6 +162,7 @@ def eval_(
 
 
 @app.command()
+@user_errors
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,

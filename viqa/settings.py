@@ -5,8 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.onnx_export import Runtime
+from viqa.errors import InputError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +26,7 @@ class Settings(BaseSettings):
     # models
     threads: int = Field(default=2, ge=1, description="torch / FAISS threads.")
     embed_batch_size: int = Field(default=4, ge=1, description="Small batches pad less: 4 is fastest on 2 cores.")
-    embedder_runtime: str = Field(default="onnx", pattern="^(onnx|torch)$", description="ONNX Runtime or torch.")
+    embedder_runtime: Runtime = Field(default="onnx", description="ONNX Runtime or torch.")
     reader_weights: Path = PROJECT_ROOT / "models" / "weights" / "reader"
 
     # ingest limits
@@ -57,7 +60,7 @@ class Settings(BaseSettings):
     reader_max_length: int = Field(default=256, ge=64)
     reader_stride: int = Field(default=96, ge=0)
     max_answer_tokens: int = Field(default=30, ge=1)
-    reader_runtime: str = Field(default="onnx", pattern="^(onnx|torch)$", description="ONNX Runtime or torch.")
+    reader_runtime: Runtime = Field(default="onnx", description="ONNX Runtime or torch.")
     reader_quantize: bool = Field(
         default=True, description="int8 reader: faster on CPU, F1 within a point of fp32, same calibration."
     )
@@ -94,5 +97,12 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing the environment."""
-    return Settings()
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing the environment.
+
+    A ``VIQA_*`` variable with a bad value is an InputError that names it, not a pydantic traceback.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        bad = "; ".join(f"VIQA_{'_'.join(map(str, e['loc'])).upper()}={e['input']!r}: {e['msg']}" for e in exc.errors())
+        raise InputError(f"bad setting {bad}") from None
