@@ -5,13 +5,13 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from eval.runner import ItemResult
+from viqa.files import write_text_atomic
 
 WORST_MISSES = 25
 QUOTE_CHARS = 400
@@ -342,23 +342,12 @@ def render_html(summary: dict, results: Sequence[ItemResult], title: str) -> str
     return "\n".join(p for p in parts if p)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_html_report(path: Path, summary: dict, results: list[ItemResult], title: str) -> None:
     """Write the self-contained HTML report of a run to ``path`` (atomically)."""
-    _write_atomic(path, render_html(summary, results, title))
+    write_text_atomic(path, render_html(summary, results, title))
 
 
 def write_run(out_dir: Path, summary: dict, results: list[ItemResult], title: str) -> None:
     """Write ``summary.json`` and ``report.html`` into ``out_dir``, each atomically (results.jsonl is the runner's)."""
-    _write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     write_html_report(out_dir / "report.html", summary, results, title)

@@ -17,6 +17,7 @@ from eval.formats import GoldItem
 from eval.metrics import exact_match, f1, normalise_squad, normalise_vi
 from qa.answering import confidence
 from qa.pipeline import Pipeline
+from viqa.files import write_text_atomic
 
 MODES = ("reader", "open", "retrieval")
 
@@ -116,10 +117,8 @@ def run_resumable(
             except (json.JSONDecodeError, TypeError):
                 continue  # a line cut by an interruption: that question runs again
             done[row.qid] = row
-    results_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = results_path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in done.values()), encoding="utf-8")
-    tmp.replace(results_path)  # drop any line an interruption cut short before appending again
+    # drop any line an interruption cut short before appending again
+    write_text_atomic(results_path, "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in done.values()))
     todo = [it for it in items if it.qid not in done]
     if progress and len(done):
         progress(len(items) - len(todo))

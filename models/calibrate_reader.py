@@ -20,6 +20,7 @@ from eval.metrics import f1
 from models.reader_data import read_squad
 from models.reader_model import SHIPPED_CONFIG, ensure_reader_folder
 from qa.reader import Reader
+from viqa.files import write_text_atomic
 from viqa.settings import get_settings
 
 log = logging.getLogger("calibrate_reader")
@@ -94,9 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         "dev": str(args.dev.name), "questions": len(examples), "null_threshold": round(threshold, 4),
         "confidence_scale": scale, "dev_f1_at_threshold": round(100 * score, 2),
     }
-    tmp = meta_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
-    tmp.replace(meta_path)
+    write_text_atomic(meta_path, json.dumps(meta, indent=2, ensure_ascii=False))
     log.info("threshold %.3f (dev F1 %.1f), confidence scale %.2f -> %s", threshold, 100 * score, scale, meta_path)
 
 

@@ -1,0 +1,32 @@
+"""Atomic writes: a failed write leaves the previous file whole and no temporary file behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from viqa.files import write_text_atomic
+
+
+def test_a_write_replaces_the_file_and_creates_its_folder(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "results.jsonl"
+    write_text_atomic(target, "một\n")
+    write_text_atomic(target, "hai\n")
+    assert target.read_text(encoding="utf-8") == "hai\n"
+    assert os.listdir(target.parent) == ["results.jsonl"]
+
+
+def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "reader.json"
+    target.write_text('{"null_threshold": 3.07}', encoding="utf-8")
+
+    def interrupted(src: str, dst: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_text_atomic(target, '{"null_threshold": ')
+    assert target.read_text(encoding="utf-8") == '{"null_threshold": 3.07}'
+    assert os.listdir(tmp_path) == ["reader.json"]
