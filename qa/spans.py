@@ -87,10 +87,11 @@ _QUANTITY_QUESTION = re.compile(r"\b(?:bao nhiêu|mấy)\b", re.IGNORECASE)
 
 def trim_to_quantity(question: str, text: str, start: int, end: int) -> int:
     """For "bao nhiêu/mấy" questions, an answer that starts with a number is one quantity: cut it at the
-    first ", " or "; " ("3.771,41 nghìn m³", not "3.771,41 nghìn m³, đạt 86,5%")."""
+    first ", " or "; " ("3.771,41 nghìn m³", not "3.771,41 nghìn m³, đạt 86,5%"), or at a "và" that joins
+    another number ("164,8ha", not "164,8ha và 3,2ha")."""
     if not _QUANTITY_QUESTION.search(question) or not text[start:end][:1].isdigit():
         return end
-    cut = re.search(r"[,;]\s", text[start:end])
+    cut = re.search(r"[,;]\s|\s+và\s+(?=\d)", text[start:end])
     return start + cut.start() if cut else end
 
 

@@ -73,3 +73,15 @@ def test_a_quantity_answer_stops_at_the_next_clause() -> None:
     s = text.index("3.771,41")
     assert text[s : trim_to_quantity("Đá các loại bao nhiêu?", text, s, len(text) - 1)] == "3.771,41 nghìn m³"
     assert trim_to_quantity("Đá các loại đạt gì?", text, s, len(text) - 1) == len(text) - 1
+
+
+def test_a_quantity_answer_stops_before_a_second_number_joined_by_va() -> None:
+    from qa.spans import trim_to_quantity
+
+    text = "trồng mới 164,8ha và 3,2ha cây ăn quả và cây dược liệu"
+    s = text.index("164,8ha")
+    end = text.index(" cây")
+    assert text[s : trim_to_quantity("Trồng mới bao nhiêu ha?", text, s, end)] == "164,8ha"
+    words = "đạt 12 tỷ đồng và vượt kế hoạch"
+    s = words.index("12")
+    assert trim_to_quantity("Đạt bao nhiêu?", words, s, len(words)) == len(words)
