@@ -3,7 +3,8 @@
 Vietnamese keeps a question in the word order of its statement, with the asked-for part replaced by
 a question word: "... tháng 11 ước đạt 440 triệu USD." -> "... tháng 11 ước đạt bao nhiêu?" with the
 answer "440 triệu USD". Numbers with units -> bao nhiêu, years/months/days -> năm nào/tháng mấy/ngày
-nào, people -> ai, places -> đâu, organisations -> cơ quan nào. The question is varied (words dropped,
+nào, people -> ai, places -> đâu, organisations -> cơ quan nào, and (optionally) the noun phrase a verb
+takes -> gì ("... sản xuất xi măng và thép." -> "... sản xuất gì?"). The question is varied (words dropped,
 clauses cut) so that the model learns to read rather than to copy, and questions are also paired with
 another paragraph as unanswerable examples.
 """
@@ -15,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from models.reader_data import QAExample
 
@@ -93,6 +95,33 @@ def find_targets(tokens: list[Token]) -> Iterator[Target]:
         i += 1
 
 
+COMMON_NOUNS = {"N", "Nc", "Ny"}
+PHRASE_TAGS = COMMON_NOUNS | {"Np", "A"}
+PHRASE_ENDS = {"CH", "E", "C", "R"}  # a phrase must end where one of these starts, else its extent is a guess
+
+
+def find_phrase_targets(tokens: list[Token]) -> Iterator[Target]:
+    """Noun phrases right after a verb, asked with "gì"; a phrase may join nouns with "và"/"hoặc"."""
+    for i in range(len(tokens) - 1):
+        first = i + 1
+        if tokens[i].pos != "V" or tokens[first].pos not in COMMON_NOUNS:
+            continue
+        last = first
+        while last + 1 < len(tokens):
+            after = tokens[last + 1]
+            if after.pos in PHRASE_TAGS:
+                last += 1
+            elif after.text in {"và", "hoặc"} and last + 2 < len(tokens) and tokens[last + 2].pos in PHRASE_TAGS:
+                last += 2
+            else:
+                break
+        ends_cleanly = last + 1 == len(tokens) or tokens[last + 1].pos in PHRASE_ENDS
+        names_a_person = any(t.ner.endswith("PER") for t in tokens[first : last + 1])  # that is an "ai" question
+        lone_classifier = first == last and tokens[first].pos == "Nc"
+        if ends_cleanly and last - first < 6 and not names_a_person and not lone_classifier:
+            yield Target(first, last, first, "gì")
+
+
 def _clause_bounds(tokens: list[Token], first: int, last: int) -> tuple[int, int]:
     """The clause around the target: cut at ';' and at commas further than a few words away."""
     lo, hi = first, last
@@ -141,18 +170,9 @@ def questions_from_paragraph(
     With ``contrast``, the figures of a sentence that holds several are asked together, so the model has to
     tell neighbouring figures ("xuất khẩu ... nhập khẩu ...", "tháng 11 ... 11 tháng ...") apart.
     """
-    from underthesea import sent_tokenize
-
-    candidates: list[tuple[int, int, list[Token], Target]] = []
-    cursor = 0
-    for number, sentence in enumerate(sent_tokenize(paragraph)):
-        offset = paragraph.find(sentence, cursor)
-        if offset < 0 or len(sentence) < 30:
-            continue
-        cursor = offset + len(sentence)
-        tokens = tag_sentence(sentence)
-        if tokens:
-            candidates += [(number, offset, tokens, t) for t in find_targets(tokens)]
+    candidates = [
+        (n, offset, tokens, t) for n, offset, tokens in tagged_sentences(paragraph) for t in find_targets(tokens)
+    ]
     rng.shuffle(candidates)
     # prefer numbers: the product's documents are dense with figures, and the base model is weakest there
     if contrast:
@@ -161,16 +181,55 @@ def questions_from_paragraph(
         candidates.sort(key=lambda c: (c[3].wh not in FIGURE_WH, figures[c[0]] < 2, rank.get(c[0], 0.0)))
     else:  # without "quý mấy", as when the first synthetic set was made, so that it regenerates exactly
         candidates.sort(key=lambda c: c[3].wh not in FIGURE_WH[:4])
+    return _ask(paragraph, candidates, rng, per_paragraph, keep_figures=contrast)
+
+
+def phrase_questions_from_paragraph(paragraph: str, rng: random.Random, per_paragraph: int) -> list[QAExample]:
+    """Up to ``per_paragraph`` "gì" questions about what a verb of the paragraph takes."""
+    candidates = [
+        (n, offset, tokens, t) for n, offset, tokens in tagged_sentences(paragraph) for t in find_phrase_targets(tokens)
+    ]
+    rng.shuffle(candidates)
+    return _ask(paragraph, candidates, rng, per_paragraph, answer_may_repeat=False)
+
+
+@lru_cache(maxsize=4)
+def tagged_sentences(paragraph: str) -> tuple[tuple[int, int, list[Token]], ...]:
+    """(sentence number, offset in the paragraph, tokens) for each taggable sentence of 30+ characters."""
+    from underthesea import sent_tokenize
+
+    tagged, cursor = [], 0
+    for number, sentence in enumerate(sent_tokenize(paragraph)):
+        offset = paragraph.find(sentence, cursor)
+        if offset < 0 or len(sentence) < 30:
+            continue
+        cursor = offset + len(sentence)
+        tokens = tag_sentence(sentence)
+        if tokens:
+            tagged.append((number, offset, tokens))
+    return tuple(tagged)
+
+
+def _ask(
+    paragraph: str,
+    candidates: list,
+    rng: random.Random,
+    limit: int,
+    keep_figures: bool = False,
+    answer_may_repeat: bool = True,
+) -> list[QAExample]:
+    """Questions for the first ``limit`` candidates that make one (and, unless ``answer_may_repeat``, one
+    that does not contain its own answer elsewhere in the clause)."""
     examples = []
     for _, offset, tokens, target in candidates:
-        if len(examples) >= per_paragraph:
+        if len(examples) >= limit:
             break
-        question = make_question(tokens, target, rng, keep_figures=contrast)
-        if question is None:
-            continue
+        question = make_question(tokens, target, rng, keep_figures=keep_figures)
         start = offset + tokens[target.answer_first].start
-        end = offset + tokens[target.last].end
-        examples.append(QAExample(paragraph, question, paragraph[start:end], start, "synthetic"))
+        answer = paragraph[start : offset + tokens[target.last].end]
+        if question is None or (not answer_may_repeat and answer.lower() in question.lower()):
+            continue
+        examples.append(QAExample(paragraph, question, answer, start, "synthetic"))
     return examples
 
 
@@ -180,16 +239,36 @@ def synthesize(
     per_paragraph: int = 3,
     unanswerable_share: float = 0.2,
     contrast: bool = False,
+    phrases: int = 0,
 ) -> list[QAExample]:
-    """Synthetic answerable examples for every paragraph plus unanswerable ones made by swapping paragraphs."""
-    rng = random.Random(seed)
+    """Synthetic answerable examples for every paragraph plus unanswerable ones made by swapping paragraphs.
+
+    ``phrases`` adds that many "gì" questions a paragraph, drawn with their own random stream so that the
+    figure questions of a seed stay the same with or without them.
+    """
+    rng, phrase_rng = random.Random(seed), random.Random(f"{seed}-phrases")
     paragraphs = list(dict.fromkeys(paragraphs))
     answerable: list[QAExample] = []
+    asked_phrases: list[QAExample] = []
     for paragraph in paragraphs:
         answerable += questions_from_paragraph(paragraph, rng, per_paragraph, contrast)
+        if phrases:
+            asked_phrases += phrase_questions_from_paragraph(paragraph, phrase_rng, phrases)
+    return (
+        answerable
+        + _swap_paragraphs(answerable, paragraphs, unanswerable_share, rng)
+        + asked_phrases
+        + _swap_paragraphs(asked_phrases, paragraphs, unanswerable_share, phrase_rng)
+    )
+
+
+def _swap_paragraphs(
+    examples: list[QAExample], paragraphs: list[str], share: float, rng: random.Random
+) -> list[QAExample]:
+    """A ``share`` of the questions, each paired with another paragraph that lacks its answer."""
     unanswerable = []
-    for ex in rng.sample(answerable, int(len(answerable) * unanswerable_share)):
+    for ex in rng.sample(examples, int(len(examples) * share)):
         other = rng.choice(paragraphs)
         if ex.answer and ex.answer not in other and other != ex.context:
             unanswerable.append(QAExample(other, ex.question, None, None, "synthetic-unanswerable"))
-    return answerable + unanswerable
+    return unanswerable

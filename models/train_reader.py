@@ -19,6 +19,7 @@ from pathlib import Path
 
 from models.reader_data import QAExample, load_training_examples
 from models.reader_model import FROZEN_PREFIX, build_untrained, export_shipped, make_windows, span_labels
+from viqa.files import write_text_atomic
 
 log = logging.getLogger("train_reader")
 HELD_OUT = "vi-news-squad2-dev"
@@ -32,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--synthetic-per-paragraph", type=int, default=3, help="0 disables synthetic questions.")
     p.add_argument("--synthetic-contrast", action="store_true",
                    help="Ask the figures of one sentence together (neighbouring figures set against each other).")
+    p.add_argument("--synthetic-phrases", type=int, default=0,
+                   help='Also ask this many "gì" questions a paragraph about the noun phrase a verb takes.')
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--stride", type=int, default=96)
     p.add_argument("--batch-size", type=int, default=16)
@@ -57,7 +60,7 @@ def training_examples(args: argparse.Namespace) -> list[QAExample]:
     real = [e for e in load_training_examples(args.train_dir) if e.source != HELD_OUT]
     if args.synthetic_per_paragraph <= 0:
         return real
-    style = "c" if args.synthetic_contrast else ""
+    style = ("c" if args.synthetic_contrast else "") + (f"-p{args.synthetic_phrases}" if args.synthetic_phrases else "")
     cache = args.out / f"synthetic-{args.synthetic_per_paragraph}{style}-{args.seed}.jsonl"
     if not cache.is_file():
         from models.synthetic_questions import synthesize
@@ -65,11 +68,13 @@ def training_examples(args: argparse.Namespace) -> list[QAExample]:
         log.info("generating synthetic questions (cached in %s)", cache)
         paragraphs = [e.context for e in real]
         synthetic = synthesize(
-            paragraphs, seed=args.seed, per_paragraph=args.synthetic_per_paragraph, contrast=args.synthetic_contrast
+            paragraphs,
+            seed=args.seed,
+            per_paragraph=args.synthetic_per_paragraph,
+            contrast=args.synthetic_contrast,
+            phrases=args.synthetic_phrases,
         )
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in synthetic))
-        tmp.replace(cache)
+        write_text_atomic(cache, "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in synthetic))
     synthetic = [QAExample(**json.loads(line)) for line in cache.read_text().splitlines()]
     return real + synthetic
 

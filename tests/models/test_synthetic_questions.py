@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from models.synthetic_questions import questions_from_paragraph, synthesize
+from models.synthetic_questions import phrase_questions_from_paragraph, questions_from_paragraph, synthesize
 
 TRADE = (
     "Kim ngạch xuất khẩu tháng 3 đạt 120 triệu USD, tăng 5% so với cùng kỳ; "
@@ -49,3 +49,25 @@ def test_unanswerable_pairs_are_given_a_paragraph_without_the_answer() -> None:
     for ex in unanswerable:
         answered = {a.answer for a in examples if a.question == ex.question and a.is_answerable}
         assert ex.context == other and not any(answer in ex.context for answer in answered)
+
+
+FACTORY = (
+    "Nhà máy của công ty chủ yếu sản xuất xi măng và thép cho thị trường miền Bắc. "
+    "Loài chim này thường ăn côn trùng nhỏ và hạt cây vào mùa khô."
+)
+
+
+def test_phrase_questions_ask_gi_for_the_noun_phrase_a_verb_takes() -> None:
+    examples = phrase_questions_from_paragraph(FACTORY, random.Random(0), per_paragraph=2)
+    assert {ex.answer for ex in examples} == {"xi măng và thép", "côn trùng nhỏ và hạt cây"}
+    for ex in examples:
+        assert "gì" in ex.question and ex.answer not in ex.question
+        assert FACTORY[ex.answer_start : ex.answer_start + len(ex.answer)] == ex.answer
+
+
+def test_phrase_questions_leave_a_seeds_figure_questions_unchanged() -> None:
+    paragraphs = [TRADE, FACTORY]
+    plain = synthesize(paragraphs, seed=3, per_paragraph=3, unanswerable_share=0.5)
+    with_phrases = synthesize(paragraphs, seed=3, per_paragraph=3, unanswerable_share=0.5, phrases=2)
+    assert with_phrases[: len(plain)] == plain
+    assert any("gì" in ex.question for ex in with_phrases[len(plain) :])
