@@ -75,7 +75,7 @@ def training_examples(args: argparse.Namespace) -> list[QAExample]:
             phrases=args.synthetic_phrases,
         )
         write_text_atomic(cache, "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in synthetic))
-    synthetic = [QAExample(**json.loads(line)) for line in cache.read_text().splitlines()]
+    synthetic = [QAExample(**json.loads(line)) for line in cache.read_text(encoding="utf-8").splitlines()]
     return real + synthetic
 
 
