@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -170,9 +170,7 @@ def questions_from_paragraph(
     With ``contrast``, the figures of a sentence that holds several are asked together, so the model has to
     tell neighbouring figures ("xuất khẩu ... nhập khẩu ...", "tháng 11 ... 11 tháng ...") apart.
     """
-    candidates = [
-        (n, offset, tokens, t) for n, offset, tokens in tagged_sentences(paragraph) for t in find_targets(tokens)
-    ]
+    candidates = _candidates(paragraph, find_targets)
     rng.shuffle(candidates)
     # prefer numbers: the product's documents are dense with figures, and the base model is weakest there
     if contrast:
@@ -186,9 +184,7 @@ def questions_from_paragraph(
 
 def phrase_questions_from_paragraph(paragraph: str, rng: random.Random, per_paragraph: int) -> list[QAExample]:
     """Up to ``per_paragraph`` "gì" questions about what a verb of the paragraph takes."""
-    candidates = [
-        (n, offset, tokens, t) for n, offset, tokens in tagged_sentences(paragraph) for t in find_phrase_targets(tokens)
-    ]
+    candidates = _candidates(paragraph, find_phrase_targets)
     rng.shuffle(candidates)
     return _ask(paragraph, candidates, rng, per_paragraph, answer_may_repeat=False)
 
@@ -210,9 +206,17 @@ def tagged_sentences(paragraph: str) -> tuple[tuple[int, int, list[Token]], ...]
     return tuple(tagged)
 
 
+Candidate = tuple[int, int, list[Token], Target]  # sentence number, its offset, its tokens, what to ask
+
+
+def _candidates(paragraph: str, find: Callable[[list[Token]], Iterable[Target]]) -> list[Candidate]:
+    """Every target ``find`` sees in the paragraph's tagged sentences, in reading order."""
+    return [(n, offset, tokens, t) for n, offset, tokens in tagged_sentences(paragraph) for t in find(tokens)]
+
+
 def _ask(
     paragraph: str,
-    candidates: list,
+    candidates: list[Candidate],
     rng: random.Random,
     limit: int,
     keep_figures: bool = False,
