@@ -85,6 +85,26 @@ COUNTABLE_TAGS = ("N", "M")  # underthesea POS of a counted noun: nouns (N, Nc, 
 _QUANTITY_QUESTION = re.compile(r"\b(?:bao nhiêu|mấy)\b", re.IGNORECASE)
 
 
+_RESTATED = re.compile(r"(.+?)(?:\s+là|\s*:)\s+(?=\d)")
+
+
+def drop_restated_subject(question: str, text: str, start: int, end: int) -> int:
+    """For "bao nhiêu/mấy" questions, start an answer "<what the question names> là|: <number>" at the number.
+
+    "số người nộp hồ sơ ... là 700 người" for "... bao nhiêu người nộp hồ sơ ...?" becomes "700 người". Only a
+    subject of three or more syllables, at least two thirds of them in the question, is dropped, so an answer
+    such as "tối thiểu là 50 điểm" keeps its qualifier.
+    """
+    restated = _RESTATED.match(text, start, end)
+    if not _QUANTITY_QUESTION.search(question) or not restated:
+        return start
+    asked = {w.strip("?,.;:").lower() for w in question.split()}
+    subject = [w.strip(",.;:").lower() for w in restated.group(1).split()]
+    if len(subject) < 3 or 3 * sum(w in asked for w in subject) < 2 * len(subject):
+        return start
+    return restated.end()
+
+
 def trim_to_quantity(question: str, text: str, start: int, end: int) -> int:
     """For "bao nhiêu/mấy" questions, an answer that starts with a number is one quantity: cut it at the
     first ", " or "; " ("3.771,41 nghìn m³", not "3.771,41 nghìn m³, đạt 86,5%"), or at a "và" that joins

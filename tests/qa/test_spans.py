@@ -85,3 +85,18 @@ def test_a_quantity_answer_stops_before_a_second_number_joined_by_va() -> None:
     words = "đạt 12 tỷ đồng và vượt kế hoạch"
     s = words.index("12")
     assert trim_to_quantity("Đạt bao nhiêu?", words, s, len(words)) == len(words)
+
+
+def test_a_quantity_answer_drops_the_subject_the_question_restates() -> None:
+    from qa.spans import drop_restated_subject
+
+    question = "Trong tháng có bao nhiêu người nộp hồ sơ hưởng bảo hiểm thất nghiệp?"
+    text = "Trong tháng, số người nộp hồ sơ hưởng bảo hiểm thất nghiệp là 700 người tăng 20,27%"
+    s, end = text.index("số người"), text.index(" tăng")
+    assert text[drop_restated_subject(question, text, s, end) : end] == "700 người"
+    assert drop_restated_subject(question.replace("bao nhiêu", "những ai"), text, s, end) == s
+    rule = "số sinh viên tối thiểu là 50 sinh viên"
+    s = rule.index("tối")
+    assert drop_restated_subject("Lớp học phần cần bao nhiêu sinh viên?", rule, s, len(rule)) == s
+    unrelated = "sản lượng điện thương phẩm: 120 triệu kWh"
+    assert drop_restated_subject("Có bao nhiêu người?", unrelated, 0, len(unrelated)) == 0
