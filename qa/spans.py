@@ -83,8 +83,6 @@ COUNTABLE_TAGS = ("N", "M")  # underthesea POS of a counted noun: nouns (N, Nc, 
 
 
 _QUANTITY_QUESTION = re.compile(r"\b(?:bao nhiêu|mấy)\b", re.IGNORECASE)
-
-
 _RESTATED = re.compile(r"(.+?)(?:\s+là|\s*:)\s+(?=\d)")
 
 
