@@ -8,6 +8,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from index.segment import syllables
+
 # words that belong with a number in front of them: "440 triệu USD", "47.063,06 ha", "70,6 %"
 MAGNITUDES = {"nghìn", "ngàn", "triệu", "tỷ", "tỉ"}
 UNITS = {"usd", "đồng", "ha", "%", "tấn", "km", "m", "m²", "m³", "kg", "người", "con", "lượt"}
@@ -96,8 +98,7 @@ def drop_restated_subject(question: str, text: str, start: int, end: int) -> int
     restated = _RESTATED.match(text, start, end)
     if not _QUANTITY_QUESTION.search(question) or not restated:
         return start
-    asked = {w.strip("?,.;:").lower() for w in question.split()}
-    subject = [w.strip(",.;:").lower() for w in restated.group(1).split()]
+    asked, subject = set(syllables(question)), syllables(restated.group(1))
     if len(subject) < 3 or 3 * sum(w in asked for w in subject) < 2 * len(subject):
         return start
     return restated.end()
