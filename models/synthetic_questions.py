@@ -3,10 +3,11 @@
 Vietnamese keeps a question in the word order of its statement, with the asked-for part replaced by
 a question word: "... tháng 11 ước đạt 440 triệu USD." -> "... tháng 11 ước đạt bao nhiêu?" with the
 answer "440 triệu USD". Numbers with units -> bao nhiêu, years/months/days -> năm nào/tháng mấy/ngày
-nào, people -> ai, places -> đâu, organisations -> cơ quan nào, and (optionally) the noun phrase a verb
-takes -> gì ("... sản xuất xi măng và thép." -> "... sản xuất gì?"). The question is varied (words dropped,
-clauses cut) so that the model learns to read rather than to copy, and questions are also paired with
-another paragraph as unanswerable examples.
+nào (optionally also whole dates -> khi nào, answered "năm 1985"), people -> ai, places -> đâu,
+organisations -> cơ quan nào, and (optionally) the noun phrase a verb takes -> gì ("... sản xuất xi măng
+và thép." -> "... sản xuất gì?"). The question is varied (words dropped, clauses cut) so that the model
+learns to read rather than to copy, and questions are also paired with another paragraph as unanswerable
+examples.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from models.reader_data import QAExample
 
@@ -65,14 +66,56 @@ class Target:
     wh: str
 
 
-def find_targets(tokens: list[Token]) -> Iterator[Target]:
-    """Every askable span of a tagged sentence: numbers with units, dates, people, places, organisations."""
+def _is_number(tok: Token) -> bool:
+    return tok.pos == "M" and NUMBER.match(tok.text) is not None
+
+
+def _date_starts(tokens: list[Token], i: int) -> bool:
+    """A time word with its number ("tháng 11", "năm 1985") starts at token ``i``."""
+    return 0 <= i < len(tokens) - 1 and tokens[i].text.lower() in TIME_WORDS and _is_number(tokens[i + 1])
+
+
+def _date_targets(tokens: list[Token], i: int) -> tuple[int, list[Target]]:
+    """The date that starts at token ``i`` ("ngày 6 tháng 10 năm 1973", "6 tháng 10"), and its questions.
+
+    In situ, "năm nào" / "tháng mấy" replace the number after the time word ("1985"), "ngày nào" the whole
+    date after "ngày"; "khi nào" replaces the whole expression with a "vào"/"lúc"/"hôm" before it, and is
+    answered by the expression ("năm 1985"). Returns the date's last token and its targets.
+    """
+    word = tokens[i].text.lower()
+    last = i + 1 if word in TIME_WORDS else i + 2
+    while _date_starts(tokens, last + 1):
+        last += 2
+    first = i - 1 if i > 0 and tokens[i - 1].text.lower() in {"vào", "lúc", "hôm"} else i
+    if word not in TIME_WORDS:  # a day number before "tháng": only "khi nào" reads naturally
+        return last, [Target(first, last, i, "khi nào")]
+    in_situ = Target(i, last, i + 1, "ngày nào") if word == "ngày" else Target(i, i + 1, i + 1, TIME_WORDS[word])
+    return last, [in_situ, Target(first, last, i, "khi nào")]
+
+
+def find_targets(tokens: list[Token], dates: bool = False) -> Iterator[Target]:
+    """Every askable span of a tagged sentence: numbers with units, dates, people, places, organisations.
+
+    ``dates`` reads a date as one target before anything else (underthesea tags "năm 1985" as a place, and
+    "6 tháng 10 năm 1973" would otherwise be a number with units), and asks it with "khi nào" too.
+    """
     i = 0
     while i < len(tokens):
         tok = tokens[i]
+        day_first = _is_number(tok) and _date_starts(tokens, i + 1) and tokens[i + 1].text.lower() == "tháng"
+        if dates and (_date_starts(tokens, i) or day_first):
+            last, targets = _date_targets(tokens, i)
+            yield from targets
+            i = last + 1
+            continue
         if tok.pos == "M" and NUMBER.match(tok.text):
+            if dates and "/" in tok.text:  # a bare "1/1": a date or a fraction, there is no telling
+                i += 1
+                continue
             j = i
             while j + 1 < len(tokens) and (tokens[j + 1].pos == "M" or tokens[j + 1].text.lower() in UNITS):
+                if dates and _date_starts(tokens, j + 1):
+                    break
                 j += 1
             prev = tokens[i - 1].text.lower() if i > 0 else ""
             if prev in TIME_WORDS and j == i:
@@ -163,14 +206,14 @@ def make_question(
 
 
 def questions_from_paragraph(
-    paragraph: str, rng: random.Random, per_paragraph: int, contrast: bool = False
+    paragraph: str, rng: random.Random, per_paragraph: int, contrast: bool = False, dates: bool = False
 ) -> list[QAExample]:
     """Up to ``per_paragraph`` answerable synthetic examples from one paragraph.
 
     With ``contrast``, the figures of a sentence that holds several are asked together, so the model has to
     tell neighbouring figures ("xuất khẩu ... nhập khẩu ...", "tháng 11 ... 11 tháng ...") apart.
     """
-    candidates = _candidates(paragraph, find_targets)
+    candidates = _candidates(paragraph, partial(find_targets, dates=dates))
     rng.shuffle(candidates)
     # prefer numbers: the product's documents are dense with figures, and the base model is weakest there
     if contrast:
@@ -244,18 +287,20 @@ def synthesize(
     unanswerable_share: float = 0.2,
     contrast: bool = False,
     phrases: int = 0,
+    dates: bool = False,
 ) -> list[QAExample]:
     """Synthetic answerable examples for every paragraph plus unanswerable ones made by swapping paragraphs.
 
     ``phrases`` adds that many "gì" questions a paragraph, drawn with their own random stream so that the
-    figure questions of a seed stay the same with or without them.
+    figure questions of a seed stay the same with or without them. ``dates`` asks dates as dates (see
+    ``find_targets``); off, the sets of the shipped passes regenerate exactly.
     """
     rng, phrase_rng = random.Random(seed), random.Random(f"{seed}-phrases")
     paragraphs = list(dict.fromkeys(paragraphs))
     answerable: list[QAExample] = []
     asked_phrases: list[QAExample] = []
     for paragraph in paragraphs:
-        answerable += questions_from_paragraph(paragraph, rng, per_paragraph, contrast)
+        answerable += questions_from_paragraph(paragraph, rng, per_paragraph, contrast, dates)
         if phrases:
             asked_phrases += phrase_questions_from_paragraph(paragraph, phrase_rng, phrases)
     return (

@@ -35,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="Ask the figures of one sentence together (neighbouring figures set against each other).")
     p.add_argument("--synthetic-phrases", type=int, default=0,
                    help='Also ask this many "gì" questions a paragraph about the noun phrase a verb takes.')
+    p.add_argument("--synthetic-dates", action="store_true",
+                   help='Ask a date as one target, in situ and with "khi nào" ("năm 1985"), not as a number.')
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--stride", type=int, default=96)
     p.add_argument("--batch-size", type=int, default=16)
@@ -60,7 +62,11 @@ def training_examples(args: argparse.Namespace) -> list[QAExample]:
     real = [e for e in load_training_examples(args.train_dir) if e.source != HELD_OUT]
     if args.synthetic_per_paragraph <= 0:
         return real
-    style = ("c" if args.synthetic_contrast else "") + (f"-p{args.synthetic_phrases}" if args.synthetic_phrases else "")
+    style = (
+        ("c" if args.synthetic_contrast else "")
+        + ("d" if args.synthetic_dates else "")
+        + (f"-p{args.synthetic_phrases}" if args.synthetic_phrases else "")
+    )
     cache = args.out / f"synthetic-{args.synthetic_per_paragraph}{style}-{args.seed}.jsonl"
     if not cache.is_file():
         from models.synthetic_questions import synthesize
@@ -73,6 +79,7 @@ def training_examples(args: argparse.Namespace) -> list[QAExample]:
             per_paragraph=args.synthetic_per_paragraph,
             contrast=args.synthetic_contrast,
             phrases=args.synthetic_phrases,
+            dates=args.synthetic_dates,
         )
         write_text_atomic(cache, "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in synthetic))
     synthetic = [QAExample(**json.loads(line)) for line in cache.read_text(encoding="utf-8").splitlines()]

@@ -11,7 +11,15 @@ import numpy as np
 
 from models.onnx_export import check_runtime, ensure_onnx, session
 from models.reader_model import make_windows
-from qa.spans import Span, best_spans, drop_restated_subject, extend_to_counted_noun, snap, trim_to_quantity
+from qa.spans import (
+    Span,
+    best_spans,
+    drop_restated_subject,
+    extend_to_counted_noun,
+    is_date_for_a_quantity,
+    snap,
+    trim_to_quantity,
+)
 
 # int8 leaves the FFN output projections in fp32, where int8 costs the most accuracy. The pattern matches
 # both the torch module names ("…layer.3.output.dense") and the ONNX node names ("…/layer.3/output/dense/MatMul").
@@ -143,6 +151,8 @@ class Reader:
                 start, end = snap(context, span.start, span.end)
                 start = drop_restated_subject(question, context, start, end)
                 end = trim_to_quantity(question, context, start, end)
+                if is_date_for_a_quantity(question, context, start, end):
+                    continue
                 key = (start, extend_to_counted_noun(question, context, start, end))
                 if key[1] > key[0] and span.score > spans[pair].get(key, -math.inf):
                     spans[pair][key] = span.score  # the same answer from overlapping windows: keep the best

@@ -104,6 +104,22 @@ def drop_restated_subject(question: str, text: str, start: int, end: int) -> int
     return restated.end()
 
 
+_TIME_WORD = r"\b(?:năm|tháng|ngày|quý)\s+"
+_ASKED_DATE = re.compile(_TIME_WORD + r"(?:bao nhiêu|mấy)\b", re.IGNORECASE)
+_DATE = re.compile(f"(?:{_TIME_WORD})?" + r"\d{1,4}(?:/\d{1,4}){0,2}", re.IGNORECASE)
+_AFTER_TIME_WORD = re.compile(_TIME_WORD + "$", re.IGNORECASE)
+
+
+def is_date_for_a_quantity(question: str, text: str, start: int, end: int) -> bool:
+    """True when a "bao nhiêu/mấy" question that does not ask a date ("năm bao nhiêu?") would be answered by
+    a date: a bare number that follows a time word ("2024" in "năm 2024") cannot be "bao nhiêu người"."""
+    if not _QUANTITY_QUESTION.search(question) or _ASKED_DATE.search(question):
+        return False
+    if not _DATE.fullmatch(text, start, end):
+        return False
+    return not text[start:end][:1].isdigit() or _AFTER_TIME_WORD.search(text, max(0, start - 8), start) is not None
+
+
 def trim_to_quantity(question: str, text: str, start: int, end: int) -> int:
     """For "bao nhiêu/mấy" questions, an answer that starts with a number is one quantity: cut it at the
     first ", " or "; " ("3.771,41 nghìn m³", not "3.771,41 nghìn m³, đạt 86,5%"), or at a "và" that joins

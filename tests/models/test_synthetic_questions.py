@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 from models.synthetic_questions import phrase_questions_from_paragraph, questions_from_paragraph, synthesize
 
@@ -71,3 +72,43 @@ def test_phrase_questions_leave_a_seeds_figure_questions_unchanged() -> None:
     with_phrases = synthesize(paragraphs, seed=3, per_paragraph=3, unanswerable_share=0.5, phrases=2)
     assert with_phrases[: len(plain)] == plain
     assert any("gì" in ex.question for ex in with_phrases[len(plain) :])
+
+
+DATES = (
+    "Ông sinh vào năm 1985 tại Hà Nội và mất ngày 6 tháng 10 năm 1973 ở Huế. "
+    "Từ tháng 2 năm 2007, công ty thay thế các kênh phát sóng miễn phí bằng các kênh trả tiền."
+)
+
+
+WH_WORDS = ("khi nào", "năm nào", "tháng mấy", "ngày nào", "bao nhiêu", "nơi nào", "đâu", "ai")
+
+
+def _asked(paragraph: str, dates: bool) -> dict[str, set[str]]:
+    """Every answer asked about in ``paragraph``, by the question word that asks it."""
+    asked: dict[str, set[str]] = {}
+    for ex in questions_from_paragraph(paragraph, random.Random(0), per_paragraph=20, dates=dates):
+        wh = next(w for w in WH_WORDS if re.search(rf"\b{w}\b", ex.question, re.IGNORECASE))
+        asked.setdefault(wh, set()).add(ex.answer)
+    return asked
+
+
+def test_dates_are_asked_in_situ_and_with_khi_nao() -> None:
+    asked = _asked(DATES, dates=True)
+    assert asked["năm nào"] == {"1985"}
+    assert asked["ngày nào"] == {"6 tháng 10 năm 1973"}
+    assert asked["tháng mấy"] == {"2"}
+    assert asked["khi nào"] == {"năm 1985", "ngày 6 tháng 10 năm 1973", "tháng 2 năm 2007"}
+    assert not asked.get("bao nhiêu")
+
+
+def test_khi_nao_replaces_the_preposition_before_the_date() -> None:
+    for ex in questions_from_paragraph(DATES, random.Random(0), per_paragraph=20, dates=True):
+        if ex.answer == "năm 1985" and "khi nào" in ex.question:
+            assert "vào khi nào" not in ex.question
+
+
+def test_without_dates_a_date_is_still_misread_as_a_number() -> None:
+    """The shipped passes were trained so; the flag keeps their synthetic sets reproducible."""
+    asked = _asked(DATES, dates=False)
+    assert "khi nào" not in asked
+    assert "6 tháng 10 năm 1973" in asked.get("bao nhiêu", set())

@@ -100,3 +100,21 @@ def test_a_quantity_answer_drops_the_subject_the_question_restates() -> None:
     assert drop_restated_subject("Lớp học phần cần bao nhiêu sinh viên?", rule, s, len(rule)) == s
     unrelated = "sản lượng điện thương phẩm: 120 triệu kWh"
     assert drop_restated_subject("Có bao nhiêu người?", unrelated, 0, len(unrelated)) == 0
+
+
+def test_a_quantity_question_is_not_answered_with_a_date() -> None:
+    from qa.spans import is_date_for_a_quantity
+
+    text = "Tết Nguyên đán năm 2024 có 3.000 người tham gia; tháng 11 làm chết 18 người; năm học 2023-2024."
+
+    def date_for_count(question: str, answer: str) -> bool:
+        start = text.index(answer)
+        return is_date_for_a_quantity(question, text, start, start + len(answer))
+
+    asks_people = "Dân số tỉnh năm 2023 là bao nhiêu người?"
+    assert date_for_count(asks_people, "2024") and date_for_count(asks_people, "năm 2024")
+    assert date_for_count(asks_people, "11")
+    assert not date_for_count(asks_people, "3.000 người") and not date_for_count(asks_people, "18")
+    assert not date_for_count(asks_people, "2023-2024")  # a span of years, not one date
+    assert not date_for_count("Tết Nguyên đán diễn ra năm bao nhiêu?", "2024")  # the question asks a date
+    assert not date_for_count("Tết Nguyên đán diễn ra khi nào?", "năm 2024")
