@@ -75,6 +75,11 @@ def _date_starts(tokens: list[Token], i: int) -> bool:
     return 0 <= i < len(tokens) - 1 and tokens[i].text.lower() in TIME_WORDS and _is_number(tokens[i + 1])
 
 
+def _day_starts_date(tokens: list[Token], i: int) -> bool:
+    """A day number before "tháng N" ("6 tháng 10") starts a date at token ``i``."""
+    return _is_number(tokens[i]) and _date_starts(tokens, i + 1) and tokens[i + 1].text.lower() == "tháng"
+
+
 def _date_targets(tokens: list[Token], i: int) -> tuple[int, list[Target]]:
     """The date that starts at token ``i`` ("ngày 6 tháng 10 năm 1973", "6 tháng 10"), and its questions.
 
@@ -102,13 +107,12 @@ def find_targets(tokens: list[Token], dates: bool = False) -> Iterator[Target]:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        day_first = _is_number(tok) and _date_starts(tokens, i + 1) and tokens[i + 1].text.lower() == "tháng"
-        if dates and (_date_starts(tokens, i) or day_first):
+        if dates and (_date_starts(tokens, i) or _day_starts_date(tokens, i)):
             last, targets = _date_targets(tokens, i)
             yield from targets
             i = last + 1
             continue
-        if tok.pos == "M" and NUMBER.match(tok.text):
+        if _is_number(tok):
             if dates and "/" in tok.text:  # a bare "1/1": a date or a fraction, there is no telling
                 i += 1
                 continue
