@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = get_settings()
     weights = args.weights or settings.reader_weights
-    reader = Reader(ensure_reader_folder(weights, settings.model_cache), threads=settings.threads).load()
+    reader = Reader.from_settings(settings, ensure_reader_folder(weights, settings.model_cache), quantize=False).load()
     examples = read_squad(args.dev, "dev")
     results = reader.read([(e.question, e.context) for e in examples])
     margins, span_f1, answerable = [], [], []

@@ -20,7 +20,7 @@ class Candidate:
     start: int  # offsets in hit.chunk.clean
     end: int
     margin: float
-    score: float  # margin plus the retrieval bonus: what candidates are ranked by
+    score: float  # margin plus the span's bonus and the retrieval bonus: what candidates are ranked by
 
     @property
     def text(self) -> str:
@@ -35,13 +35,15 @@ def confidence(margin: float, threshold: float, scale: float) -> float:
 
 
 def rank_candidates(views: list[View], results: list[ReadResult], retrieval_weight: float) -> list[Candidate]:
-    """Every span of every view read, best first by reader margin + ``retrieval_weight`` * fused retrieval score."""
+    """Every span of every view read, best first by reader margin + its re-ranking bonus + ``retrieval_weight`` *
+    fused retrieval score."""
     candidates = []
     for view, result in zip(views, results, strict=True):
         for span in result.spans:
             margin = span.score - result.null_score
             start, end = view.start + span.start, view.start + span.end
-            candidates.append(Candidate(view.hit, start, end, margin, margin + retrieval_weight * view.hit.score))
+            candidates.append(Candidate(view.hit, start, end, margin,
+                                        margin + span.bonus + retrieval_weight * view.hit.score))
     return sorted(candidates, key=lambda c: -c.score)
 
 

@@ -37,10 +37,7 @@ class Pipeline:
         """The extractive reader, rebuilt from the shipped weights on first use."""
         if self._reader is None:
             s = self.settings
-            folder = ensure_reader_folder(s.reader_weights, s.model_cache)
-            self._reader = Reader(folder, threads=s.threads, max_length=s.reader_max_length, stride=s.reader_stride,
-                                  max_answer_tokens=s.max_answer_tokens, quantize=s.reader_quantize,
-                                  runtime=s.reader_runtime)
+            self._reader = Reader.from_settings(s, ensure_reader_folder(s.reader_weights, s.model_cache))
         return self._reader.load()
 
     @cached_property

@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,10 +17,15 @@ from qa.spans import (
     best_spans,
     drop_restated_subject,
     extend_to_counted_noun,
+    has_no_quantity,
     is_date_for_a_quantity,
+    rerank_by_context,
     snap,
     trim_to_quantity,
 )
+
+if TYPE_CHECKING:
+    from viqa.settings import Settings
 
 # int8 leaves the FFN output projections in fp32, where int8 costs the most accuracy. The pattern matches
 # both the torch module names ("…layer.3.output.dense") and the ONNX node names ("…/layer.3/output/dense/MatMul").
@@ -55,7 +61,7 @@ class ReadResult:
 
     @property
     def margin(self) -> float:
-        """Best span score minus the no-answer score (-inf when nothing was found)."""
+        """The first span's score minus the no-answer score (-inf when nothing was found)."""
         return self.spans[0].score - self.null_score if self.spans else -math.inf
 
 
@@ -73,6 +79,8 @@ class Reader:
         max_length: int = 256,
         stride: int = 96,
         max_answer_tokens: int = 30,
+        context_words: int = 5,
+        context_weight: float = 0.3,
         batch_size: int = 16,
         quantize: bool = False,
         runtime: str = "onnx",
@@ -84,12 +92,23 @@ class Reader:
         self.max_length = max_length
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
+        self.context_words = context_words
+        self.context_weight = context_weight
         self.batch_size = batch_size
         self.quantize = quantize
         self.runtime = check_runtime(runtime)
         self._model = None
         self._session = None
         self._tokenizer = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, folder: Path, **overrides: Any) -> Reader:
+        """A reader with the settings' reading options; ``overrides`` replace any of them (``quantize=False``)."""
+        options = {"threads": settings.threads, "max_length": settings.reader_max_length,
+                   "stride": settings.reader_stride, "max_answer_tokens": settings.max_answer_tokens,
+                   "context_words": settings.reader_context_words, "context_weight": settings.reader_context_weight,
+                   "quantize": settings.reader_quantize, "runtime": settings.reader_runtime}
+        return cls(folder, **{**options, **overrides})
 
     def load(self) -> Reader:
         if self._model is None and self._session is None:
@@ -135,7 +154,8 @@ class Reader:
         return starts, ends
 
     def read(self, pairs: list[tuple[str, str]], top_n: int = 3) -> list[ReadResult]:
-        """One ReadResult per (question, context) pair, all pairs' windows in one batched pass."""
+        """One ReadResult per (question, context) pair, all pairs' windows in one batched pass; each pair's
+        ``top_n`` best-scoring spans come re-ranked by the question words around them (``rerank_by_context``)."""
         self.load()
         if not pairs:
             return []
@@ -151,13 +171,15 @@ class Reader:
                 start, end = snap(context, span.start, span.end)
                 start = drop_restated_subject(question, context, start, end)
                 end = trim_to_quantity(question, context, start, end)
-                if is_date_for_a_quantity(question, context, start, end):
+                candidate = (question, context, start, end)
+                if is_date_for_a_quantity(*candidate) or has_no_quantity(*candidate):
                     continue
                 key = (start, extend_to_counted_noun(question, context, start, end))
                 if key[1] > key[0] and span.score > spans[pair].get(key, -math.inf):
                     spans[pair][key] = span.score  # the same answer from overlapping windows: keep the best
         results = []
-        for found, null in zip(spans, nulls, strict=True):
-            ranked = sorted(found.items(), key=lambda kv: -kv[1])[:top_n]
-            results.append(ReadResult(tuple(Span(s, e, sc) for (s, e), sc in ranked), null))
+        for question, context, found, null in zip(questions, contexts, spans, nulls, strict=True):
+            top = [Span(s, e, sc) for (s, e), sc in sorted(found.items(), key=lambda kv: -kv[1])[:top_n]]
+            ranked = rerank_by_context(question, context, top, self.context_words, self.context_weight)
+            results.append(ReadResult(ranked, null))
         return results

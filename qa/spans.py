@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
-from index.segment import syllables
+from index.segment import sentence_spans, syllables
 
 # words that belong with a number in front of them: "440 triệu USD", "47.063,06 ha", "70,6 %"
 MAGNITUDES = {"nghìn", "ngàn", "triệu", "tỷ", "tỉ"}
@@ -18,11 +18,13 @@ _NUMBER_CHAR = re.compile(r"[\d.,]")
 
 @dataclass(frozen=True)
 class Span:
-    """A candidate answer: characters [start, end) of the context, with start+end logit score."""
+    """A candidate answer: characters [start, end) of the context, with start+end logit score; ``bonus`` is
+    what re-ranking adds for question words around it (it ranks spans but is not part of the no-answer margin)."""
 
     start: int
     end: int
     score: float
+    bonus: float = 0.0
 
 
 def best_spans(
@@ -50,6 +52,34 @@ def best_spans(
             break
         spans.append(Span(offsets[a][0], offsets[b][1], float(scores[a, b])))
     return spans
+
+
+def question_words_around(question: str, text: str, start: int, end: int, width: int) -> int:
+    """How many distinct syllables of ``question`` occur among the ``width`` words either side of [start, end).
+
+    Around the asked-for figure the text usually repeats the question ("doanh thu du lịch ước đạt 2.999 tỷ
+    đồng" for "doanh thu du lịch 11 tháng ước đạt bao nhiêu?"), around its neighbours less so.
+    """
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    before = [w for w in words if w[1] <= start][-width:] if width else []
+    after = [w for w in words if w[0] >= end][:width]
+    near = {syllable for a, b in before + after for syllable in syllables(text[a:b])}
+    return len(near & set(syllables(question)))
+
+
+def rerank_by_context(question: str, text: str, spans: list[Span], width: int, weight: float) -> tuple[Span, ...]:
+    """``spans``, each with a bonus of ``weight`` per question syllable among the ``width`` words around it in
+    its sentence, best first by score + bonus: of near-equal spans, the one whose neighbours repeat the question
+    wins."""
+    if not weight:
+        return tuple(sorted(spans, key=lambda s: -s.score))
+    sentences = sentence_spans(text)
+    ranked = []
+    for span in spans:
+        lo, hi = next(((a, b) for a, b in sentences if a <= span.start < b), (0, len(text)))
+        near = question_words_around(question, text[lo:hi], span.start - lo, span.end - lo, width)
+        ranked.append(replace(span, bonus=weight * near))
+    return tuple(sorted(ranked, key=lambda s: -(s.score + s.bonus)))
 
 
 def _word_end(text: str, pos: int) -> int:
@@ -118,6 +148,19 @@ def is_date_for_a_quantity(question: str, text: str, start: int, end: int) -> bo
     if not _DATE.fullmatch(text, start, end):
         return False
     return not text[start:end][:1].isdigit() or _AFTER_TIME_WORD.search(text, max(0, start - 8), start) is not None
+
+
+NUMERALS = {"một", "hai", "ba", "bốn", "tư", "năm", "sáu", "bảy", "bẩy", "tám", "chín", "mười", "mươi", "trăm", "nghìn",
+            "ngàn", "vạn", "triệu", "tỷ", "tỉ", "linh", "lẻ", "rưỡi", "nửa", "vài", "dăm", "chục", "tá", "nhiều", "ít"}
+
+
+def has_no_quantity(question: str, text: str, start: int, end: int) -> bool:
+    """True when a "bao nhiêu/mấy" question would be answered by a span with no digit and no numeral word
+    ("số" of "số người nộp hồ sơ … là 700 người" is no answer to "bao nhiêu người nộp hồ sơ?")."""
+    if not _QUANTITY_QUESTION.search(question):
+        return False
+    span = text[start:end]
+    return not any(ch.isdigit() for ch in span) and not NUMERALS & set(syllables(span))
 
 
 def trim_to_quantity(question: str, text: str, start: int, end: int) -> int:

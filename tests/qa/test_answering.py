@@ -47,6 +47,14 @@ def test_the_best_candidate_combines_reader_margin_and_retrieval_score() -> None
     assert [c.margin for c in rank_candidates(views, results, retrieval_weight=0.0)] == [4.0, 3.0]
 
 
+def test_a_span_bonus_ranks_candidates_but_is_not_part_of_the_margin() -> None:
+    chunk = _chunk_with("ước đạt 440 triệu USD")
+    view = View(Hit(chunk, 0.0), 0, len(chunk.clean))
+    result = ReadResult((Span(0, 5, 4.0, bonus=1.5), Span(6, 9, 5.0)), null_score=1.0)
+    ranked = rank_candidates([view], [result], retrieval_weight=0.0)
+    assert [(c.start, c.margin, c.score) for c in ranked] == [(0, 3.0, 4.5), (6, 4.0, 4.0)]
+
+
 def test_view_offsets_are_shifted_back_into_the_chunk() -> None:
     chunk = _chunk_with("ước đạt 440 triệu USD")
     offset = chunk.clean.index("Tổng kim ngạch")

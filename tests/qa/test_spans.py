@@ -118,3 +118,48 @@ def test_a_quantity_question_is_not_answered_with_a_date() -> None:
     assert not date_for_count(asks_people, "2023-2024")  # a span of years, not one date
     assert not date_for_count("Tết Nguyên đán diễn ra năm bao nhiêu?", "2024")  # the question asks a date
     assert not date_for_count("Tết Nguyên đán diễn ra khi nào?", "năm 2024")
+
+
+def test_a_quantity_question_is_not_answered_without_a_number() -> None:
+    from qa.spans import has_no_quantity
+
+    text = "Trong tháng, số người nộp hồ sơ là 700 người; ba đội và hai đội khác."
+    asks = "Trong tháng có bao nhiêu người nộp hồ sơ?"
+
+    def lacks(question: str, answer: str) -> bool:
+        start = text.index(answer)
+        return has_no_quantity(question, text, start, start + len(answer))
+
+    assert lacks(asks, "số") and lacks(asks, "người nộp hồ sơ")
+    assert not lacks(asks, "700 người") and not lacks("Có mấy đội?", "ba đội")  # digits or numeral words
+    assert not lacks("Ai nộp hồ sơ?", "số")  # not a quantity question
+
+
+def test_question_words_around_a_span_are_counted_once_each() -> None:
+    from qa.spans import question_words_around
+
+    text = "Doanh thu trong tháng đạt 135,7 tỷ đồng. Lũy kế 11 tháng, doanh thu du lịch ước đạt 2.999 tỷ đồng."
+    question = "Doanh thu du lịch 11 tháng ước đạt bao nhiêu?"
+
+    def around(answer: str, width: int = 5) -> int:
+        start = text.index(answer)
+        return question_words_around(question, text, start, start + len(answer), width)
+
+    assert around("2.999 tỷ đồng") == 5  # "thu du lịch ước đạt" before it
+    assert around("2.999 tỷ đồng", width=8) == 8  # "kế 11 tháng, doanh thu du lịch ước đạt"
+    assert around("135,7 tỷ đồng") == 5  # "doanh thu trong tháng đạt", and "11" of the next sentence
+    assert around("2.999 tỷ đồng", width=0) == 0
+
+
+def test_reranking_prefers_the_figure_whose_neighbours_repeat_the_question() -> None:
+    from qa.spans import Span, rerank_by_context
+
+    text = "Doanh thu trong tháng đạt 135,7 tỷ đồng. Lũy kế 11 tháng, doanh thu du lịch ước đạt 2.999 tỷ đồng."
+    question = "Doanh thu du lịch 11 tháng ước đạt bao nhiêu?"
+    month, year = text.index("135,7"), text.index("2.999")
+    spans = [Span(month, month + 13, 8.0), Span(year, year + 13, 7.9)]
+    ranked = rerank_by_context(question, text, spans, width=5, weight=0.3)
+    assert text[ranked[0].start : ranked[0].end] == "2.999 tỷ đồng" and ranked[0].score == 7.9  # score stays raw
+    assert [round(s.bonus, 2) for s in ranked] == [1.5, 1.2]  # "11" of the next sentence is not the month's
+    assert rerank_by_context(question, text, spans, width=5, weight=0.0)[0].start == month  # off: by score
+    assert rerank_by_context(question, text, spans, width=5, weight=0.0)[0].bonus == 0.0
