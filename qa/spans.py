@@ -150,8 +150,8 @@ def is_date_for_a_quantity(question: str, text: str, start: int, end: int) -> bo
     return not text[start:end][:1].isdigit() or _AFTER_TIME_WORD.search(text, max(0, start - 8), start) is not None
 
 
-NUMERALS = {"một", "hai", "ba", "bốn", "tư", "năm", "sáu", "bảy", "bẩy", "tám", "chín", "mười", "mươi", "trăm", "nghìn",
-            "ngàn", "vạn", "triệu", "tỷ", "tỉ", "linh", "lẻ", "rưỡi", "nửa", "vài", "dăm", "chục", "tá", "nhiều", "ít"}
+NUMERALS = MAGNITUDES | {"một", "hai", "ba", "bốn", "tư", "năm", "sáu", "bảy", "bẩy", "tám", "chín", "mười", "mươi",
+                         "trăm", "vạn", "linh", "lẻ", "rưỡi", "nửa", "vài", "dăm", "chục", "tá", "nhiều", "ít"}
 
 
 def has_no_quantity(question: str, text: str, start: int, end: int) -> bool:
