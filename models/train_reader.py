@@ -131,6 +131,7 @@ def collate(features: list, batch: list[int], pad_id: int):
 
 
 def plan_of(args: argparse.Namespace) -> dict[str, str]:
+    """The arguments that a checkpoint and the run resuming it must share."""
     return {k: str(getattr(args, k)) for k in PLAN_ARGS}
 
 
