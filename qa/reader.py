@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from index.normalise import unify_tone_marks
 from models.onnx_export import check_runtime, ensure_onnx, session
 from models.reader_model import make_windows
 from qa.spans import (
@@ -160,7 +161,9 @@ class Reader:
         if not pairs:
             return []
         questions, contexts = [q for q, _ in pairs], [c for _, c in pairs]
-        windows = make_windows(self._tokenizer, questions, contexts, self.max_length, self.stride)
+        # the model reads "hoà" and "hòa" alike, as retrieval does; same length, so offsets hold for the originals
+        windows = make_windows(self._tokenizer, [unify_tone_marks(q) for q in questions],
+                               [unify_tone_marks(c) for c in contexts], self.max_length, self.stride)
         starts, ends = self._logits(windows.input_ids)
         spans: list[dict[tuple[int, int], float]] = [{} for _ in pairs]
         nulls = [math.inf] * len(pairs)

@@ -38,6 +38,17 @@ def test_shipped_reader_loads_offline_and_reads_a_figure(settings, no_network) -
     assert result.margin > shipped_calibration(settings.reader_weights)[0]
 
 
+def test_old_and_new_tone_placement_read_alike(settings) -> None:
+    reader = Reader(ensure_reader_folder(settings.reader_weights, settings.model_cache)).load()
+    question = "Lũy kế 11 tháng, thu từ hóa đơn điện tử đạt bao nhiêu?"
+    new = "Lũy kế 11 tháng, thu ngân sách đạt 6.932,3 tỷ đồng; thu từ hóa đơn điện tử đạt 120 tỷ đồng."
+    old = new.replace("Lũy", "Luỹ").replace("hóa", "hoá")  # the report's own spelling
+    (as_new, as_old) = reader.read([(question, new), (question, old)])
+    assert [(s.start, s.end) for s in as_old.spans] == [(s.start, s.end) for s in as_new.spans]
+    assert as_old.margin == pytest.approx(as_new.margin, abs=1e-4)
+    assert old[as_old.spans[0].start : as_old.spans[0].end] == "120 tỷ đồng"  # offsets into the text as written
+
+
 def test_weights_that_do_not_fit_the_model_are_refused(settings, tmp_path) -> None:
     import torch
     from safetensors.torch import save_file
