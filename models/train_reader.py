@@ -188,10 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     scheduler = get_linear_schedule_with_warmup(optimizer, int(0.06 * updates), updates)
 
     ckpt = args.out / "checkpoint.pt"
+    arguments = plan_of(args)
     done = 0
     if ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu")
-        other = [k for k, v in state.get("plan", {}).items() if plan_of(args).get(k) != v]
+        other = [k for k, v in state.get("plan", {}).items() if arguments.get(k) != v]
         if other or state["step"] > total_batches:
             differs = f"another {', '.join(other)}" if other else f"more batches ({state['step']}) than {total_batches}"
             raise SystemExit(f"train_reader: {ckpt} belongs to a run with {differs}; "
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
             log.info("batch %d/%d loss %.3f (%.1f min)", step + 1, total_batches, running, elapsed)
         out_of_time = args.max_minutes is not None and elapsed > args.max_minutes
         if (step + 1) % args.checkpoint_every == 0 or out_of_time:
-            save_checkpoint(ckpt, model, optimizer, scheduler, step + 1, plan_of(args))
+            save_checkpoint(ckpt, model, optimizer, scheduler, step + 1, arguments)
         if out_of_time:
             log.info("time budget reached at batch %d; rerun the same command to resume", step + 1)
             return

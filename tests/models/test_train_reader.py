@@ -56,6 +56,7 @@ def test_windows_are_labelled_on_the_answer_tokens(settings) -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(str(ensure_base_encoder(settings.model_cache)))
     examples = load_training_examples(write_train_dir(settings.home / "train"))
+
     def windows(share: str) -> list[tuple[list[int], int, int]]:
         args = parse_args(["--max-length", "48", "--stride", "16", "--negative-window-share", share])
         return featurize(tokenizer, examples, args)
