@@ -8,6 +8,7 @@ longest window and grouped by length, gradient accumulation, resumable checkpoin
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
@@ -71,12 +72,14 @@ def training_examples(args: argparse.Namespace) -> list[QAExample]:
         + ("d" if args.synthetic_dates else "")
         + (f"-p{args.synthetic_phrases}" if args.synthetic_phrases else "")
     )
-    cache = args.out / f"synthetic-{args.synthetic_per_paragraph}{style}-{args.seed}.jsonl"
+    paragraphs = [e.context for e in real]
+    # the name carries a digest of the paragraphs, so a cache made from another train folder is not reused
+    source = hashlib.sha256("\x00".join(paragraphs).encode("utf-8")).hexdigest()[:8]
+    cache = args.out / f"synthetic-{args.synthetic_per_paragraph}{style}-{args.seed}-{source}.jsonl"
     if not cache.is_file():
         from models.synthetic_questions import synthesize
 
         log.info("generating synthetic questions (cached in %s)", cache)
-        paragraphs = [e.context for e in real]
         synthetic = synthesize(
             paragraphs,
             seed=args.seed,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from models.reader_model import FROZEN_PREFIX, SHIPPED_CONFIG, SHIPPED_WEIGHTS
-from models.train_reader import featurize, length_grouped_batches, main, parse_args
+from models.train_reader import featurize, length_grouped_batches, main, parse_args, training_examples
 
 CONTEXT = (
     "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt 440 triệu USD, trong đó xuất khẩu "
@@ -24,15 +24,15 @@ QUESTIONS = [
 ]
 
 
-def write_train_dir(folder: Path) -> Path:
-    """A SQuAD 2.0 file of the four questions above: three answerable, one not."""
+def write_train_dir(folder: Path, context: str = CONTEXT, questions: list = QUESTIONS) -> Path:
+    """A SQuAD 2.0 file of one paragraph and its questions (by default the four above: three answerable, one not)."""
     qas = [
         {"id": str(i), "question": q, "is_impossible": a is None,
-         "answers": [] if a is None else [{"text": a, "answer_start": CONTEXT.index(a)}]}
-        for i, (q, a) in enumerate(QUESTIONS)
+         "answers": [] if a is None else [{"text": a, "answer_start": context.index(a)}]}
+        for i, (q, a) in enumerate(questions)
     ]
     folder.mkdir(parents=True)
-    data = {"data": [{"title": "t", "paragraphs": [{"context": CONTEXT, "qas": qas}]}]}
+    data = {"data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}
     (folder / "tiny-squad.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return folder
 
@@ -112,3 +112,15 @@ def test_resuming_with_other_arguments_is_refused(settings, tmp_path: Path) -> N
     with pytest.raises(SystemExit, match=r"more batches \(400\) than 4"):
         main([*common, "--out", str(tmp_path / "cut")])
     assert not (tmp_path / "cut" / "export").exists()
+
+
+def test_synthetic_questions_come_from_the_train_folder_in_use(tmp_path: Path) -> None:
+    other = "Diện tích gieo trồng lúa vụ mùa toàn tỉnh đạt 47.063,06 ha, năng suất ước đạt 52 tạ/ha."
+    first = write_train_dir(tmp_path / "first")
+    second = write_train_dir(tmp_path / "second", other, [("Diện tích lúa vụ mùa đạt bao nhiêu?", "47.063,06 ha")])
+    same_out = ["--out", str(tmp_path / "run"), "--synthetic-per-paragraph", "2"]
+    made = training_examples(parse_args(["--train-dir", str(first), *same_out]))
+    assert len(made) > len(QUESTIONS)  # the first folder's synthetic questions are cached in the run folder
+    again = training_examples(parse_args(["--train-dir", str(second), *same_out]))
+    assert len(again) > 1
+    assert {e.context for e in again} == {other}  # none of the first folder's cached questions
