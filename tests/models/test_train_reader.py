@@ -24,7 +24,7 @@ QUESTIONS = [
 ]
 
 
-def write_train_dir(folder: Path, context: str = CONTEXT, questions: list = QUESTIONS) -> Path:
+def write_train_dir(folder: Path, context: str = CONTEXT, questions: list[tuple[str, str | None]] = QUESTIONS) -> Path:
     """A SQuAD 2.0 file of one paragraph and its questions (by default the four above: three answerable, one not)."""
     qas = [
         {"id": str(i), "question": q, "is_impossible": a is None,
