@@ -6,14 +6,14 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from viqa.api.errors import ApiError
+from viqa.api.jobs import IndexOps, JobRegistry
+from viqa.api.serial import SerialPipeline
+from viqa.api.state import ServiceState
+from viqa.api.uploads import encoded
+from viqa.index.store import validate_name
+from viqa.qa.retrieval import validate_query
 
-from api.errors import ApiError
-from api.jobs import IndexOps, JobRegistry
-from api.serial import SerialPipeline
-from api.state import ServiceState
-from api.uploads import encoded
-from index.store import validate_name
-from qa.retrieval import validate_query
 from viqa.net import is_loopback
 from viqa.settings import Settings
 

@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from index.ingest import IngestReport, delete_documents, ingest_documents
+from viqa.index.ingest import IngestReport, delete_documents, ingest_documents
+
 from viqa.errors import ViqaError
 
 log = logging.getLogger("viqa.api.jobs")

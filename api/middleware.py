@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from api.errors import ApiError, error_response
+from viqa.api.errors import ApiError, error_response
 
 log = logging.getLogger("viqa.api.access")
 

@@ -7,8 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from api.jobs import IndexOps, JobRegistry
-from api.serial import PipelineLike, SerialPipeline
+from viqa.api.jobs import IndexOps, JobRegistry
+from viqa.api.serial import PipelineLike, SerialPipeline
+
 from viqa.errors import NotFoundError
 from viqa.settings import Settings
 
@@ -19,7 +20,7 @@ PipelineFactory = Callable[[Settings], PipelineLike]
 
 def default_pipeline_factory(settings: Settings) -> PipelineLike:
     """The real ``qa.pipeline.Pipeline`` (imported here so that importing the API loads no model code)."""
-    from qa.pipeline import Pipeline
+    from viqa.qa.pipeline import Pipeline
 
     return Pipeline(settings)
 

@@ -6,8 +6,9 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from eval.runner import ItemResult
-from eval.summary import summarize
+from viqa.eval.runner import ItemResult
+from viqa.eval.summary import summarize
+
 from viqa.errors import InputError
 
 SCORES = ("em", "f1", "em_squad", "f1_squad")

@@ -7,12 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
-from eval.formats import GoldItem, load_gold
-from eval.runner import MODES, run_open, run_reader, run_resumable, run_retrieval
-from eval.summary import summarize
-from index.ingest import ingest_documents
-from index.store import Collection
-from qa.pipeline import Pipeline
+from viqa.eval.formats import GoldItem, load_gold
+from viqa.eval.runner import MODES, run_open, run_reader, run_resumable, run_retrieval
+from viqa.eval.summary import summarize
+from viqa.index.ingest import ingest_documents
+from viqa.index.store import Collection
+from viqa.qa.pipeline import Pipeline
+
 from viqa.errors import InputError
 from viqa.types import Document
 
@@ -79,7 +80,7 @@ def evaluate(
     pipeline.load(collection)  # models load before the clock starts, not inside the first question's latency
     results = run_resumable(out_dir / "results.jsonl", items, run, progress)
     summary = {"gold": str(gold), "collection": collection, **summarize(results, mode)}
-    from eval.report import write_run
+    from viqa.eval.report import write_run
 
     write_run(out_dir, summary, results, title=f"viqa eval: {gold.name} ({mode})")
     return summary

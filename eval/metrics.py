@@ -8,7 +8,7 @@ import string
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from index.normalise import normalise_for_matching
+from viqa.text.normalise import normalise_for_matching
 
 # punctuation goes, except . and , between digits ("1,5" != "15"; "47.063,06" stays one token)
 _PUNCT = re.compile(r"(?<!\d)[.,](?!\d)|(?<=\d)[.,](?!\d)|(?<!\d)[.,](?=\d)|[^\w\s.,]")

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.runner import ItemResult
+from viqa.eval.runner import ItemResult
+
 from viqa.files import write_text_atomic
 
 WORST_MISSES = 25

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from eval.formats import GoldItem
-from eval.metrics import exact_match, f1, normalise_squad, normalise_vi
-from qa.answering import confidence
-from qa.pipeline import Pipeline
+from viqa.eval.formats import GoldItem
+from viqa.eval.metrics import exact_match, f1, normalise_squad, normalise_vi
+from viqa.qa.answering import confidence
+from viqa.qa.pipeline import Pipeline
+
 from viqa.files import write_text_atomic
 
 MODES = ("reader", "open", "retrieval")

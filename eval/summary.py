@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from eval.metrics import mrr_at_k, percentile, recall_at_k
-from eval.runner import ItemResult
+from viqa.eval.metrics import mrr_at_k, percentile, recall_at_k
+from viqa.eval.runner import ItemResult
 
 
 def _answer_scores(rows: list[ItemResult]) -> dict:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from index.segment import sentence_spans, syllables
-from index.structure import Block, parse_blocks
+from viqa.index.structure import Block, parse_blocks
+
+from viqa.text.segment import sentence_spans, syllables
 from viqa.types import Chunk, Document
 
 

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from viqa.index.chunking import chunk_document
+from viqa.index.loading import expand_paths, load_document
+from viqa.index.store import Collection, IndexState, build_faiss
+from viqa.models.embedder import EMBEDDER_ID, Embedder
 
-from index.chunking import chunk_document
-from index.loading import expand_paths, load_document
-from index.segment import lexical_tokens
-from index.store import Collection, IndexState, build_faiss
-from models.embedder import EMBEDDER_ID, Embedder
 from viqa.errors import InputError, NotFoundError
 from viqa.settings import Settings
+from viqa.text.segment import lexical_tokens
 from viqa.types import Document
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.normalise import NORMALISER_VERSION
 from viqa.errors import InputError, NotFoundError
+from viqa.text.normalise import NORMALISER_VERSION
 from viqa.types import Chunk, Document
 
 FORMAT_VERSION = 1

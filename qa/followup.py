@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from index.normalise import normalise_for_matching
+from viqa.text.normalise import normalise_for_matching
 
 # "... thì sao", "... thì thế nào", optionally followed by particles ("ạ", "nhỉ", "vậy")
 _HOW = r"(?:sao|thế nào|như thế nào|ra sao)"

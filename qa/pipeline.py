@@ -5,16 +5,17 @@ from __future__ import annotations
 import time
 from functools import cached_property
 
-from index.segment import sentence_spans
-from index.store import Collection
-from models.embedder import Embedder
-from models.reader_model import ensure_reader_folder, shipped_calibration
-from qa.answering import Candidate, citation_for, confidence, rank_candidates, same_answer
-from qa.focus import View, focus
-from qa.reader import Reader
-from qa.retrieval import Retriever, validate_query
+from viqa.index.store import Collection
+from viqa.models.embedder import Embedder
+from viqa.models.reader_model import ensure_reader_folder, shipped_calibration
+from viqa.qa.answering import Candidate, citation_for, confidence, rank_candidates, same_answer
+from viqa.qa.focus import View, focus
+from viqa.qa.reader import Reader
+from viqa.qa.retrieval import Retriever, validate_query
+
 from viqa.schemas import AskOut, PassageOut, SearchOut
 from viqa.settings import Settings
+from viqa.text.segment import sentence_spans
 from viqa.types import Answer
 
 

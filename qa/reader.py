@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from index.normalise import unify_tone_marks
-from models.onnx_export import check_runtime, ensure_onnx, session
-from models.reader_model import make_windows
-from qa.spans import (
+from viqa.models.onnx_export import check_runtime, ensure_onnx, session
+from viqa.models.reader_model import make_windows
+from viqa.qa.spans import (
     Span,
     best_spans,
     drop_restated_subject,
@@ -24,6 +22,8 @@ from qa.spans import (
     snap,
     trim_to_quantity,
 )
+
+from viqa.text.normalise import unify_tone_marks
 
 if TYPE_CHECKING:
     from viqa.settings import Settings

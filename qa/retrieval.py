@@ -6,12 +6,13 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 
-from index.segment import lexical_tokens
-from index.store import Collection, dense_similarity, read_meta
-from models.embedder import Embedder
-from qa.fusion import fuse_minmax, fuse_rrf
+from viqa.index.store import Collection, dense_similarity, read_meta
+from viqa.models.embedder import Embedder
+from viqa.qa.fusion import fuse_minmax, fuse_rrf
+
 from viqa.errors import InputError
 from viqa.settings import Settings
+from viqa.text.segment import lexical_tokens
 from viqa.types import Chunk, Document, Hit
 
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from index.segment import sentence_spans, syllables
+from viqa.text.segment import sentence_spans, syllables
 
 # words that belong with a number in front of them: "440 triệu USD", "47.063,06 ha", "70,6 %"
 MAGNITUDES = {"nghìn", "ngàn", "triệu", "tỷ", "tỉ"}

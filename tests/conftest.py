@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.segment import syllables
 from viqa.settings import PROJECT_ROOT, Settings, get_settings
+from viqa.text.segment import syllables
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

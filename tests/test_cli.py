@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+from viqa.index.ingest import ingest_paths
+from viqa.index.store import Collection
 
-from index.ingest import ingest_paths
-from index.store import Collection
 from viqa.cli import app
 
 runner = CliRunner()
@@ -90,7 +90,7 @@ def test_search_json_lists_passages_whose_offsets_slice_the_source(
 ) -> None:
     import json
 
-    from models.embedder import Embedder
+    from viqa.models.embedder import Embedder
 
     ingest_paths(Collection(settings.collections_dir, "default"), [sample_copy], fake_embedder, settings)
     monkeypatch.setattr(Embedder, "from_settings", staticmethod(lambda _settings: fake_embedder))

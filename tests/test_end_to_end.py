@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from viqa.index.ingest import ingest_paths
+from viqa.index.store import Collection
+from viqa.qa.pipeline import Pipeline
 
-from index.ingest import ingest_paths
-from index.store import Collection
-from qa.pipeline import Pipeline
 from tests.conftest import SAMPLE
 
 pytestmark = pytest.mark.slow
@@ -71,8 +71,8 @@ def test_a_quote_never_runs_across_a_page_break(pipeline: Pipeline) -> None:
 
 
 def test_a_reader_eval_answer_does_not_depend_on_the_other_questions(pipeline: Pipeline) -> None:
-    from eval.formats import GoldItem
-    from eval.runner import run_reader
+    from viqa.eval.formats import GoldItem
+    from viqa.eval.runner import run_reader
 
     paragraphs = [p for p in TEXT.split("\n") if len(p) > 400]
     export = next(p for p in paragraphs if "440 triệu USD" in p)

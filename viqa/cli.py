@@ -44,14 +44,14 @@ def user_errors(fn):
 
 
 def _collection(name: str | None):
-    from index.store import Collection
+    from viqa.index.store import Collection
 
     settings = get_settings()
     return Collection(settings.collections_dir, name or settings.default_collection)
 
 
 def _embedder():
-    from models.embedder import Embedder
+    from viqa.models.embedder import Embedder
 
     s = get_settings()
     return Embedder.from_settings(s)
@@ -64,7 +64,7 @@ def ingest(
     collection: CollectionOpt = None,
 ) -> None:
     """Add or update documents in a collection (unchanged files are skipped)."""
-    from index.ingest import ingest_paths
+    from viqa.index.ingest import ingest_paths
 
     coll = _collection(collection)
     started = time.perf_counter()
@@ -86,8 +86,8 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the best passages for a query, with scores and offsets into the original files."""
-    from qa.pipeline import Pipeline
     from viqa.errors import InputError
+    from viqa.qa.pipeline import Pipeline
 
     if mode not in ("hybrid", "dense", "bm25"):
         raise InputError(f"unknown mode {mode!r} (hybrid, dense or bm25)")
@@ -109,7 +109,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question with an exact span from the documents, and cite where it stands."""
-    from qa.pipeline import Pipeline
+    from viqa.qa.pipeline import Pipeline
 
     out = Pipeline(get_settings()).ask(question, collection, top_k)
     if as_json:
@@ -136,7 +136,7 @@ def eval_(
     from viqa.errors import InputError
 
     if targets[0] == "compare":
-        from eval.compare import compare_runs, format_comparison
+        from viqa.eval.compare import compare_runs, format_comparison
 
         if len(targets) != 3:
             raise InputError("usage: viqa eval compare RUN_A RUN_B")
@@ -146,9 +146,9 @@ def eval_(
         raise InputError("give one gold file (or: compare RUN_A RUN_B)")
     from tqdm import tqdm
 
-    from eval.evaluate import evaluate
-    from eval.formats import load_gold
-    from qa.pipeline import Pipeline
+    from viqa.eval.evaluate import evaluate
+    from viqa.eval.formats import load_gold
+    from viqa.qa.pipeline import Pipeline
 
     gold = Path(targets[0])
     if not gold.is_file():
@@ -168,7 +168,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
 ) -> None:
     """Serve the HTTP API and the chat page (models load in the background; see /readyz)."""
-    from api.server import run
+    from viqa.api.server import run
 
     run(host, port)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.onnx_export import Runtime
 from viqa.errors import InputError
+from viqa.models.onnx_export import Runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from viqa.api.deps import PipelineDep, ReadAuth, SettingsDep, checked_collection, checked_question
+from viqa.api.errors import ERROR_RESPONSES
+from viqa.api.schemas import ASK_EXAMPLE, SEARCH_EXAMPLE, AskRequest, SearchRequest
 
-from api.deps import PipelineDep, ReadAuth, SettingsDep, checked_collection, checked_question
-from api.errors import ERROR_RESPONSES
-from api.schemas import ASK_EXAMPLE, SEARCH_EXAMPLE, AskRequest, SearchRequest
 from viqa.schemas import AskOut, SearchOut
 
 router = APIRouter(prefix="/v1", tags=["questions"], responses=ERROR_RESPONSES)

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
+from viqa.api.deps import PipelineDep, ReadAuth, SettingsDep, checked_collection, checked_question
+from viqa.api.errors import ERROR_RESPONSES
+from viqa.api.schemas import ChatRequest, ChatResponse
+from viqa.api.serial import SerialPipeline
+from viqa.api.sse import SSE_HEADERS, sse_event
+from viqa.qa.followup import resolve_followup
 
-from api.deps import PipelineDep, ReadAuth, SettingsDep, checked_collection, checked_question
-from api.errors import ERROR_RESPONSES
-from api.schemas import ChatRequest, ChatResponse
-from api.serial import SerialPipeline
-from api.sse import SSE_HEADERS, sse_event
-from qa.followup import resolve_followup
 from viqa.errors import InputError
 
 router = APIRouter(prefix="/v1", tags=["chat"], responses=ERROR_RESPONSES)

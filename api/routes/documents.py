@@ -9,8 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
-
-from api.deps import (
+from viqa.api.deps import (
     IndexOpsDep,
     JobsDep,
     PipelineDep,
@@ -18,8 +17,8 @@ from api.deps import (
     SettingsDep,
     WriteAuth,
 )
-from api.errors import ERROR_RESPONSES, ApiError, ErrorOut
-from api.schemas import (
+from viqa.api.errors import ERROR_RESPONSES, ApiError, ErrorOut
+from viqa.api.schemas import (
     NAME_PATTERN,
     CollectionList,
     DocumentList,
@@ -28,8 +27,9 @@ from api.schemas import (
     DocumentUpload,
     JobOut,
 )
-from api.uploads import document_from_file, document_from_json
-from index.store import Collection, list_collections, validate_name
+from viqa.api.uploads import document_from_file, document_from_json
+from viqa.index.store import Collection, list_collections, validate_name
+
 from viqa.errors import InputError, NotFoundError
 from viqa.types import Document
 

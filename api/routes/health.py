@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-
-from api.deps import StateDep
-from api.errors import ERROR_RESPONSES, ApiError
-from api.schemas import HealthOut
+from viqa.api.deps import StateDep
+from viqa.api.errors import ERROR_RESPONSES, ApiError
+from viqa.api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from viqa.api.deps import JobsDep, ReadAuth
+from viqa.api.errors import ERROR_RESPONSES
+from viqa.api.schemas import JobOut
 
-from api.deps import JobsDep, ReadAuth
-from api.errors import ERROR_RESPONSES
-from api.schemas import JobOut
 from viqa.errors import NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=ERROR_RESPONSES)

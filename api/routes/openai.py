@@ -12,11 +12,10 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-
-from api.deps import PipelineDep, ReadAuth, SettingsDep
-from api.errors import ERROR_RESPONSES
-from api.routes.chat import answer_conversation
-from api.schemas import (
+from viqa.api.deps import PipelineDep, ReadAuth, SettingsDep
+from viqa.api.errors import ERROR_RESPONSES
+from viqa.api.routes.chat import answer_conversation
+from viqa.api.schemas import (
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
@@ -30,7 +29,8 @@ from api.schemas import (
     Usage,
     ViqaExtra,
 )
-from api.sse import SSE_HEADERS, sse_event
+from viqa.api.sse import SSE_HEADERS, sse_event
+
 from viqa.schemas import NOT_FOUND
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)

@@ -13,15 +13,15 @@ from types import SimpleNamespace
 import numpy as np
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from viqa.api.jobs import IndexOps
+from viqa.index.ingest import IngestReport
+from viqa.index.store import Collection
+from viqa.qa.retrieval import validate_query
 
-from api.jobs import IndexOps
-from index.ingest import IngestReport
-from index.segment import syllables
-from index.store import Collection
-from qa.retrieval import validate_query
 from viqa.errors import NotFoundError
 from viqa.schemas import AskOut, PassageOut, SearchOut
 from viqa.settings import Settings
+from viqa.text.segment import syllables
 from viqa.types import Answer, Chunk, Citation, Document, Hit
 
 LOOPBACK = ("127.0.0.1", 50000)

@@ -8,8 +8,8 @@ import pytest
 from api_fakes import REMOTE, FakeIndex, FakePipeline, running
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from viqa.api.main import create_app
 
-from api.main import create_app
 from viqa.settings import Settings
 
 

@@ -20,8 +20,8 @@ import pytest
 import uvicorn
 from api_fakes import FakeIndex, FakePipeline, make_document
 from fastapi import FastAPI
+from viqa.api.main import create_app
 
-from api.main import create_app
 from viqa.settings import PROJECT_ROOT, Settings
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install -e '.[test]'")

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from api_fakes import REPORT_TEXT, FakeIndex, FakePipeline, running, wait_for_job
 from fastapi.testclient import TestClient
+from viqa.api.main import create_app
+from viqa.index.store import Collection
+from viqa.qa.retrieval import Retriever
 
-from api.main import create_app
-from index.store import Collection
-from qa.retrieval import Retriever
 from viqa.settings import Settings
 
 UPLOAD = "/v1/collections/default/documents"

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 from api_fakes import FakePipeline, running
+from viqa.api.main import create_app
 
-from api.main import create_app
 from viqa.settings import Settings
 
 

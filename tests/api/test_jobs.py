@@ -7,10 +7,10 @@ import threading
 import numpy as np
 from api_fakes import FakeIndex, wait_for_job
 from fastapi.testclient import TestClient
+from viqa.api.jobs import JobRegistry
+from viqa.api.serial import SharedEmbedder
+from viqa.index.ingest import IngestReport
 
-from api.jobs import JobRegistry
-from api.serial import SharedEmbedder
-from index.ingest import IngestReport
 from viqa.errors import InputError
 
 UPLOAD = "/v1/collections/default/documents"

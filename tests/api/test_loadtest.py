@@ -1,4 +1,4 @@
-"""eval.loadtest targets loopback only and stops at its time and request budgets (no network: a mock transport)."""
+"""The load test targets loopback only and stops at its time and request budgets (no network: a mock transport)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from eval.loadtest import Tally, check_url, is_loopback, load_questions, main, run_load, summarise
+from viqa.eval.benchmarks.loadtest import Tally, check_url, is_loopback, load_questions, main, run_load, summarise
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST", "127.8.9.10", "::1", "[::1]"])

@@ -16,8 +16,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from viqa.api.main import create_app
 
-from api.main import create_app
 from viqa.settings import Settings
 
 

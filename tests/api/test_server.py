@@ -1,4 +1,4 @@
-"""api.server.run serves create_app() with uvicorn (patched here: no model is loaded)."""
+"""viqa.api.server.run serves create_app() with uvicorn (patched here: no model is loaded)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import logging
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from viqa.api.server import run
 
-from api.server import run
 from viqa.settings import Settings, get_settings
 
 

@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import numpy as np
+from viqa.eval.benchmarks.scale import SENTENCES_PER_CHUNK, synthesise
+from viqa.eval.benchmarks.speed import VARIANTS, variant_settings
 
-from eval.bench_scale import SENTENCES_PER_CHUNK, synthesise
-from eval.bench_speed import VARIANTS, variant_settings
 from viqa.settings import Settings
 
 
@@ -38,6 +38,6 @@ def test_synthetic_chunks_are_unit_vectors_made_of_their_sentences() -> None:
 
 
 def test_viqa_never_imports_haystack() -> None:
-    code = ("import sys, api.main, qa.pipeline, index.ingest, eval.evaluate, viqa.cli; "
+    code = ("import sys, viqa.api.main, viqa.qa.pipeline, viqa.index.ingest, viqa.eval.evaluate, viqa.cli; "
             "sys.exit(any(m.split('.')[0] in ('haystack', 'haystack_integrations') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

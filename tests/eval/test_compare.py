@@ -1,4 +1,4 @@
-"""eval.compare: two run folders in, the questions that moved and the score deltas out."""
+"""viqa.eval.compare: two run folders in, the questions that moved and the score deltas out."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from viqa.eval.compare import compare_runs, format_comparison
+from viqa.eval.runner import ItemResult
+from viqa.eval.summary import summarize
 
-from eval.compare import compare_runs, format_comparison
-from eval.runner import ItemResult
-from eval.summary import summarize
 from viqa.errors import InputError
 
 

@@ -1,4 +1,4 @@
-"""eval.formats: the gold format is detected from the content, and malformed files are refused with the place."""
+"""viqa.eval.formats: the gold format is detected from the content, and malformed files are refused with the place."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from viqa.eval.formats import GoldItem, load_gold
 
-from eval.formats import GoldItem, load_gold
 from viqa.errors import InputError
 
 SQUAD = {

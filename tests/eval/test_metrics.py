@@ -1,10 +1,9 @@
-"""eval.metrics: the normalisers, EM/F1 with abstentions, and the retrieval and latency statistics."""
+"""viqa.eval.metrics: the normalisers, EM/F1 with abstentions, and the retrieval and latency statistics."""
 
 from __future__ import annotations
 
 import pytest
-
-from eval.metrics import exact_match, f1, mrr_at_k, normalise_squad, normalise_vi, percentile, recall_at_k
+from viqa.eval.metrics import exact_match, f1, mrr_at_k, normalise_squad, normalise_vi, percentile, recall_at_k
 
 
 def test_decimal_comma_is_kept_by_the_vietnamese_normaliser_only() -> None:

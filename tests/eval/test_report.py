@@ -1,4 +1,4 @@
-"""eval.report: one self-contained, escaped HTML page per run, plus summary.json, written atomically."""
+"""viqa.eval.report: one self-contained, escaped HTML page per run, plus summary.json, written atomically."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from eval.report import (
+from viqa.eval.report import (
     expected_calibration_error,
     histogram,
     is_correct,
@@ -17,8 +16,8 @@ from eval.report import (
     write_html_report,
     write_run,
 )
-from eval.runner import ItemResult
-from eval.summary import summarize
+from viqa.eval.runner import ItemResult
+from viqa.eval.summary import summarize
 
 INJECTION = 'Dân số <script>alert("x")</script> là bao nhiêu?'
 

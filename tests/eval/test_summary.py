@@ -1,9 +1,9 @@
-"""eval.summary: a run's numbers from hand-made per-question results."""
+"""viqa.eval.summary: a run's numbers from hand-made per-question results."""
 
 from __future__ import annotations
 
-from eval.runner import ItemResult
-from eval.summary import summarize
+from viqa.eval.runner import ItemResult
+from viqa.eval.summary import summarize
 
 
 def _row(qid: str, golds: list[str], prediction: str | None, em: float, f1: float, kind: str | None = "direct",

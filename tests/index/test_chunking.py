@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import unicodedata
 
-from index.chunking import chunk_document, group_sentences
-from index.segment import syllables
+from viqa.index.chunking import chunk_document, group_sentences
+
 from tests.conftest import SAMPLE
+from viqa.text.segment import syllables
 from viqa.types import Document
 
 TEXT = SAMPLE.read_text(encoding="utf-8")

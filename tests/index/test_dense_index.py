@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from index.store import build_faiss, dense_similarity
+from viqa.index.store import build_faiss, dense_similarity
 
 
 def _unit(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from viqa.index.loading import doc_id_from_name, expand_paths, load_document
 
-from index.loading import doc_id_from_name, expand_paths, load_document
 from viqa.errors import InputError
 
 MB = 2**20

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from index.normalise import MappedText, normalise_for_matching, unify_tone_marks
+from viqa.text.normalise import MappedText, normalise_for_matching, unify_tone_marks
 
 
 def test_old_and_new_tone_placement_match() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from index.segment import lexical_tokens, sentence_spans, syllables
+from viqa.text.segment import lexical_tokens, sentence_spans, syllables
 
 
 def test_one_letter_words_survive_lexical_tokenisation() -> None:

@@ -8,10 +8,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from viqa.index.ingest import delete_documents, ingest_paths
+from viqa.index.store import Collection, list_collections, validate_name
+from viqa.qa.retrieval import Retriever
 
-from index.ingest import delete_documents, ingest_paths
-from index.store import Collection, list_collections, validate_name
-from qa.retrieval import Retriever
 from tests.conftest import SAMPLE
 from viqa.errors import InputError, NotFoundError
 
@@ -92,8 +92,8 @@ def test_an_ingest_killed_mid_write_leaves_the_previous_index_readable(
         import os, numpy as np
         from pathlib import Path
         from tests.conftest import FakeEmbedder
-        from index.ingest import ingest_paths
-        from index.store import Collection
+        from viqa.index.ingest import ingest_paths
+        from viqa.index.store import Collection
         from viqa.settings import get_settings
         real_save = np.save
         def save_then_die(path, arr, **kw):  # write half of the vectors file, then get SIGKILLed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.calibrate_reader import best_threshold, fit_scale
+from viqa.models.training.calibrate_reader import best_threshold, fit_scale
 
 
 def test_threshold_separates_clean_answerable_from_unanswerable() -> None:

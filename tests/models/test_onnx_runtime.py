@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from models.embedder import Embedder
-from models.onnx_export import ensure_onnx
-from models.reader_model import ensure_reader_folder
-from qa.reader import INT8_KEEP_FP32, Reader
+from viqa.models.embedder import Embedder
+from viqa.models.onnx_export import ensure_onnx
+from viqa.models.reader_model import ensure_reader_folder
+from viqa.qa.reader import INT8_KEEP_FP32, Reader
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-
-from models.reader_model import SHIPPED_WEIGHTS, ensure_reader_folder, shipped_calibration
-from qa.reader import Reader
+from viqa.models.reader_model import SHIPPED_WEIGHTS, ensure_reader_folder, shipped_calibration
+from viqa.qa.reader import Reader
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import random
 import re
 
-from models.synthetic_questions import phrase_questions_from_paragraph, questions_from_paragraph, synthesize
+from viqa.models.training.synthetic_questions import (
+    phrase_questions_from_paragraph,
+    questions_from_paragraph,
+    synthesize,
+)
 
 TRADE = (
     "Kim ngạch xuất khẩu tháng 3 đạt 120 triệu USD, tăng 5% so với cùng kỳ; "

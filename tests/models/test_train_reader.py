@@ -8,9 +8,8 @@ import random
 from pathlib import Path
 
 import pytest
-
-from models.reader_model import FROZEN_PREFIX, SHIPPED_CONFIG, SHIPPED_WEIGHTS
-from models.train_reader import featurize, length_grouped_batches, main, parse_args, training_examples
+from viqa.models.reader_model import FROZEN_PREFIX, SHIPPED_CONFIG, SHIPPED_WEIGHTS
+from viqa.models.training.train_reader import featurize, length_grouped_batches, main, parse_args, training_examples
 
 CONTEXT = (
     "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt 440 triệu USD, trong đó xuất khẩu "
@@ -50,9 +49,8 @@ def test_length_grouped_batches_cover_every_window_once_with_little_padding() ->
 @pytest.mark.slow
 def test_windows_are_labelled_on_the_answer_tokens(settings) -> None:
     from transformers import AutoTokenizer
-
-    from models.base_encoder import ensure_base_encoder
-    from models.reader_data import load_training_examples
+    from viqa.models.base_encoder import ensure_base_encoder
+    from viqa.models.training.reader_data import load_training_examples
 
     tokenizer = AutoTokenizer.from_pretrained(str(ensure_base_encoder(settings.model_cache)))
     examples = load_training_examples(write_train_dir(settings.home / "train"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
-from index.chunking import chunk_document
-from qa.answering import citation_for, confidence, rank_candidates, same_answer
-from qa.focus import View, focus
-from qa.reader import ReadResult
-from qa.spans import Span
+from viqa.index.chunking import chunk_document
+from viqa.qa.answering import citation_for, confidence, rank_candidates, same_answer
+from viqa.qa.focus import View, focus
+from viqa.qa.reader import ReadResult
+from viqa.qa.spans import Span
+
 from tests.conftest import SAMPLE
 from viqa.types import Document, Hit
 

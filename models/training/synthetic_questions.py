@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
-from models.reader_data import QAExample
+from viqa.models.training.reader_data import QAExample
 
 # unit words that belong to a number's answer span ("440 triệu USD", "47.063,06 ha", "70,6%")
 UNITS = {

@@ -1,4 +1,4 @@
-"""Before/after of each speed-up, in one run: ``python -m eval.bench_speed`` prints a table and writes JSON.
+"""Before/after of each speed-up, in one run: ``python -m viqa.eval.benchmarks.speed`` prints a table and writes JSON.
 
 Each variant is the one before it plus one change (``VARIANTS``). All variants are loaded first, then
 every question of the gold set goes through each of them in turn (the order rotates per question), so
@@ -14,13 +14,14 @@ import json
 import time
 from pathlib import Path
 
-from eval.bench_retrieval import fresh_collection
-from eval.formats import load_gold
-from eval.metrics import exact_match, f1, percentile
-from index.ingest import ingest_paths
-from index.loading import expand_paths
-from index.store import Collection
-from qa.pipeline import Pipeline
+from viqa.eval.benchmarks.retrieval import fresh_collection
+from viqa.eval.formats import load_gold
+from viqa.eval.metrics import exact_match, f1, percentile
+from viqa.index.ingest import ingest_paths
+from viqa.index.loading import expand_paths
+from viqa.index.store import Collection
+from viqa.qa.pipeline import Pipeline
+
 from viqa.quiet import quiet_model_loading
 from viqa.settings import PROJECT_ROOT, Settings
 
@@ -90,7 +91,7 @@ def bench_answers(variants: list[tuple[str, Settings]], gold: Path, collection: 
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m eval.bench_speed", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m viqa.eval.benchmarks.speed", description=__doc__.splitlines()[0])
     p.add_argument("--gold", type=Path, default=SHARED / "gold" / "lang-son-dev.jsonl")
     p.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "data" / "sample")
     p.add_argument("--out", type=Path, default=Path("runs/bench/speed.json"))

@@ -1,6 +1,6 @@
 """Load test of a running viqa server on this machine: concurrent ``POST /v1/ask`` for a fixed time.
 
-    python -m eval.loadtest --url http://127.0.0.1:8000 --clients 20 --seconds 60 \\
+    python -m viqa.eval.benchmarks.loadtest --url http://127.0.0.1:8000 --clients 20 --seconds 60 \\
         --questions ../shared/gold/lang-son-dev.jsonl --pid "$SERVER_PID" --out runs/load.json
 
 Only loopback hosts (127.0.0.0/8, ``localhost``, ``::1``) are accepted. Each of ``--clients`` workers sends one
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from viqa.eval.metrics import percentile
 
-from eval.metrics import percentile
 from viqa.net import is_loopback
 
 ASK_PATH = "/v1/ask"
@@ -214,7 +214,7 @@ def _report(result: dict[str, object]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: parse, check the target is loopback, run, print and write JSON."""
-    p = argparse.ArgumentParser(prog="python -m eval.loadtest", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m viqa.eval.benchmarks.loadtest", description=__doc__.splitlines()[0])
     p.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL (loopback only)")
     p.add_argument("--clients", type=int, default=20, help="concurrent workers, one request each at a time")
     p.add_argument("--seconds", type=float, default=60.0, help="time budget; in-flight requests may finish")

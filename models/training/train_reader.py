@@ -1,4 +1,4 @@
-"""Train the extractive reader on CPU: ``python -m models.train_reader --out runs/reader``.
+"""Train the extractive reader on CPU: ``python -m viqa.models.training.train_reader --out runs/reader``.
 
 Data: ../shared/train/vi-mrc (vi-news-squad2-dev held out for the no-answer threshold) plus synthetic
 wh-in-situ questions made from the same contexts. Embeddings frozen, batches padded only to their
@@ -18,8 +18,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from models.reader_data import QAExample, load_training_examples
-from models.reader_model import FROZEN_PREFIX, build_untrained, export_shipped, make_windows, span_labels
+from viqa.models.reader_model import FROZEN_PREFIX, build_untrained, export_shipped, make_windows, span_labels
+from viqa.models.training.reader_data import QAExample, load_training_examples
+
 from viqa.files import write_text_atomic
 
 log = logging.getLogger("train_reader")
@@ -77,7 +78,7 @@ def training_examples(args: argparse.Namespace) -> list[QAExample]:
     source = hashlib.sha256("\x00".join(paragraphs).encode("utf-8")).hexdigest()[:8]
     cache = args.out / f"synthetic-{args.synthetic_per_paragraph}{style}-{args.seed}-{source}.jsonl"
     if not cache.is_file():
-        from models.synthetic_questions import synthesize
+        from viqa.models.training.synthetic_questions import synthesize
 
         log.info("generating synthetic questions (cached in %s)", cache)
         synthetic = synthesize(
@@ -152,8 +153,8 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, step: int, plan: di
 def main(argv: list[str] | None = None) -> None:
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+    from viqa.models.base_encoder import ensure_base_encoder
 
-    from models.base_encoder import ensure_base_encoder
     from viqa.settings import get_settings
 
     args = parse_args(argv)
@@ -171,8 +172,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.init is not None:
         from transformers import BertForQuestionAnswering
-
-        from models.reader_model import ensure_reader_folder
+        from viqa.models.reader_model import ensure_reader_folder
 
         start_from = ensure_reader_folder(args.init, get_settings().model_cache)
         model = BertForQuestionAnswering.from_pretrained(str(start_from))

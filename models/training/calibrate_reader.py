@@ -1,6 +1,6 @@
 """Choose the reader's no-answer threshold and confidence scale on held-out data, and store them with the weights.
 
-``python -m models.calibrate_reader`` reads vi-news-squad2-dev (held out of training: 141 answerable,
+``python -m viqa.models.training.calibrate_reader`` reads vi-news-squad2-dev (held out of training: 141 answerable,
 337 unanswerable questions), picks a margin threshold whose F1 over all of it is within one standard error
 of the best (the one in use if it is, else the lowest), fits the logistic scale of
 ``confidence = sigmoid((margin - threshold) / scale)`` to answer correctness, and writes both into
@@ -16,10 +16,11 @@ import math
 import statistics
 from pathlib import Path
 
-from eval.metrics import f1
-from models.reader_data import read_squad
-from models.reader_model import SHIPPED_CONFIG, ensure_reader_folder
-from qa.reader import Reader
+from viqa.eval.metrics import f1
+from viqa.models.reader_model import SHIPPED_CONFIG, ensure_reader_folder
+from viqa.models.training.reader_data import read_squad
+from viqa.qa.reader import Reader
+
 from viqa.files import write_text_atomic
 from viqa.settings import get_settings
 

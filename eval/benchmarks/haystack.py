@@ -1,4 +1,4 @@
-"""viqa against Haystack on the same models: ``python -m eval.bench`` prints a table and writes JSON.
+"""viqa against Haystack on the same models: ``python -m viqa.eval.benchmarks.haystack`` prints a table and writes JSON.
 
 Needs the bench extra (``pip install -e ".[bench]"``). Both systems run as HTTP servers on this
 machine, started by this one run: ``viqa serve`` and ``eval.haystack_baseline serve`` (Haystack 3,
@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from viqa.eval.benchmarks.loadtest import read_rss_mb, run_load
+from viqa.eval.evaluate import context_collection
+from viqa.eval.formats import GoldItem, load_gold
+from viqa.eval.metrics import exact_match, f1, percentile
+from viqa.index.ingest import ingest_paths
+from viqa.index.store import Collection, read_meta
+from viqa.qa.pipeline import Pipeline
 
-from eval.evaluate import context_collection
-from eval.formats import GoldItem, load_gold
-from eval.loadtest import read_rss_mb, run_load
-from eval.metrics import exact_match, f1, percentile
-from index.ingest import ingest_paths
-from index.store import Collection, read_meta
-from qa.pipeline import Pipeline
 from viqa.quiet import quiet_model_loading
 from viqa.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -98,8 +98,9 @@ def haystack_store(collection: Collection, work: Path) -> Path:
     if not store.is_file():
         chunks_file = work / f"chunks-{collection.name}-{digest}.json"
         chunks_file.write_text(exported, encoding="utf-8")
-        subprocess.run([sys.executable, "-m", "eval.haystack_baseline", "index", "--chunks", str(chunks_file),
-                        "--store", str(store)], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        subprocess.run([sys.executable, "-m", "viqa.eval.benchmarks.haystack_baseline", "index",
+                        "--chunks", str(chunks_file), "--store", str(store)], check=True,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"})
     return store
 
 
@@ -183,7 +184,7 @@ def _table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m viqa.eval.benchmarks.haystack", description=__doc__.splitlines()[0])
     p.add_argument("--lang-son", type=Path, default=SHARED / "gold" / "lang-son-dev.jsonl")
     p.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "data" / "sample")
     p.add_argument("--xquad", type=Path, default=SHARED / "gold" / "xquad-vi-dev.json")
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     servers: list[Server] = []
     try:
         servers.append(start_server("viqa", ["viqa.cli", "serve"], work / "viqa-server.log"))
-        servers.append(start_server("haystack", ["eval.haystack_baseline", "serve", "--stores",
+        servers.append(start_server("haystack", ["viqa.eval.benchmarks.haystack_baseline", "serve", "--stores",
                                                  *(f"{c}={s}" for c, s in stores.items())],
                                     work / "haystack-server.log"))
         accuracy = accuracy_pass(servers, sets)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from index.normalise import normalise_for_matching
+from viqa.text.normalise import normalise_for_matching
 
 _SYLLABLE = re.compile(r"\w+", re.UNICODE)
 

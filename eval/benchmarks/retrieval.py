@@ -1,4 +1,4 @@
-"""Retrieval benchmark: ``python -m eval.bench_retrieval`` prints a table and writes JSON.
+"""Retrieval benchmark: ``python -m viqa.eval.benchmarks.retrieval`` prints a table and writes JSON.
 
 - XQuAD-vi: every paragraph is a document; the gold paragraph of each question is the target;
   recall@1/5, MRR@10 for BM25 alone, dense alone and hybrid (min-max and RRF fusion).
@@ -14,12 +14,13 @@ import resource
 import time
 from pathlib import Path
 
-from eval.formats import load_gold
-from eval.metrics import mrr_at_k, normalise_vi, percentile, recall_at_k
-from index.ingest import ingest_documents, ingest_paths
-from index.loading import expand_paths
-from index.store import Collection
-from qa.retrieval import Retriever
+from viqa.eval.formats import load_gold
+from viqa.eval.metrics import mrr_at_k, normalise_vi, percentile, recall_at_k
+from viqa.index.ingest import ingest_documents, ingest_paths
+from viqa.index.loading import expand_paths
+from viqa.index.store import Collection
+from viqa.qa.retrieval import Retriever
+
 from viqa.quiet import quiet_model_loading
 from viqa.settings import PROJECT_ROOT, get_settings
 from viqa.types import Document
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/bench/retrieval.json"))
     args = p.parse_args(argv)
     quiet_model_loading()
-    from models.embedder import Embedder
+    from viqa.models.embedder import Embedder
 
     settings = get_settings()
     embedder = Embedder.from_settings(settings).load()

@@ -1,4 +1,4 @@
-"""Scale curve of retrieval: ``python -m eval.bench_scale`` prints a table and writes JSON.
+"""Scale curve of retrieval: ``python -m viqa.eval.benchmarks.scale`` prints a table and writes JSON.
 
 Collections of 10k, 100k and 1M chunks are synthesised from real sentences (the sample report's and
 the contexts of ../shared/train/vi-mrc), five per chunk, recombined at random; the report's own
@@ -26,19 +26,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+from viqa.eval.benchmarks.loadtest import read_rss_mb
+from viqa.eval.benchmarks.retrieval import fresh_collection
+from viqa.eval.formats import load_gold
+from viqa.eval.metrics import percentile
+from viqa.index.ingest import ingest_documents, ingest_paths
+from viqa.index.store import Collection, build_faiss
+from viqa.models.embedder import EMBEDDER_ID
+from viqa.qa.pipeline import Pipeline
+from viqa.qa.retrieval import Retriever, _Loaded
 
-from eval.bench_retrieval import fresh_collection
-from eval.formats import load_gold
-from eval.loadtest import read_rss_mb
-from eval.metrics import percentile
-from index.ingest import ingest_documents, ingest_paths
-from index.segment import lexical_tokens, sentence_spans
-from index.store import Collection, build_faiss
-from models.embedder import EMBEDDER_ID
-from qa.pipeline import Pipeline
-from qa.retrieval import Retriever, _Loaded
 from viqa.quiet import quiet_model_loading
 from viqa.settings import PROJECT_ROOT, Settings, get_settings
+from viqa.text.segment import lexical_tokens, sentence_spans
 from viqa.types import Document
 
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -183,7 +183,7 @@ def ingest_rate(sentences: list[str], pipe: Pipeline, settings: Settings, chunks
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m eval.bench_scale", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m viqa.eval.benchmarks.scale", description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     p.add_argument("--pool", type=int, default=6000, help="distinct sentences to recombine")
     p.add_argument("--ingest-chunks", type=int, default=150, help="synthetic chunks for the ingest-rate slice")

@@ -1,4 +1,4 @@
-"""Follow-up benchmark: ``python -m eval.followups`` answers the second turn of two-turn dialogues.
+"""Follow-up benchmark: ``python -m viqa.eval.benchmarks.followups`` answers the second turn of two-turn dialogues.
 
 Each JSONL line is ``{id, turns: [first, follow-up], answers: [...]}``; the follow-up is resolved against
 the first turn (qa.followup, as /v1/chat does) and the answer is scored by exact match.
@@ -10,9 +10,10 @@ import argparse
 import json
 from pathlib import Path
 
-from eval.metrics import exact_match, f1
-from qa.followup import resolve_followup
-from qa.pipeline import Pipeline
+from viqa.eval.metrics import exact_match, f1
+from viqa.qa.followup import resolve_followup
+from viqa.qa.pipeline import Pipeline
+
 from viqa.settings import PROJECT_ROOT, get_settings
 
 

@@ -1,0 +1,1 @@
+"""Vietnamese text: one normaliser for documents and queries, and underthesea segmentation."""
