@@ -6,15 +6,15 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+
 from viqa.api.errors import ApiError
 from viqa.api.jobs import IndexOps, JobRegistry
 from viqa.api.serial import SerialPipeline
 from viqa.api.state import ServiceState
 from viqa.api.uploads import encoded
 from viqa.index.store import validate_name
-from viqa.qa.retrieval import validate_query
-
 from viqa.net import is_loopback
+from viqa.qa.retrieval import validate_query
 from viqa.settings import Settings
 
 
@@ -93,6 +93,13 @@ def checked_question(text: str, max_chars: int) -> str:
     """The stripped question; InputError (400) if it is empty, has no words or is over the length limit."""
     encoded(text, "the question")
     return validate_query(text, max_chars)
+
+
+def checked_count(count: int | None, limit: int, field: str) -> int | None:
+    """``count`` if it is at most ``limit`` (the settings' ``max_top_k``); a 422 naming the field otherwise."""
+    if count is not None and count > limit:
+        raise ApiError(422, "validation_error", f"{field}: {count} is over the limit of {limit}")
+    return count
 
 
 def checked_collection(name: str | None) -> str | None:

@@ -15,16 +15,26 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
-from viqa.index.ingest import IngestReport, delete_documents, ingest_documents
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from viqa.errors import ViqaError
+from viqa.index.ingest import delete_documents, ingest_documents
+from viqa.types import IngestReport
 
 log = logging.getLogger("viqa.api.jobs")
 
-JOB_STATES = ("queued", "running", "done", "failed")
+JobKind = Literal["ingest", "delete"]
+JobStatus = Literal["queued", "running", "done", "failed"]
+_JOB_EXAMPLE = {
+    "id": "5c0e4f9bd1e34c6f8f1c2a7b9d3e6a10", "kind": "ingest", "collection": "default", "status": "done",
+    "message": "1 added, 0 replaced, 0 unchanged, 0 deleted; 42 passages",
+    "report": {"added": ["thong-bao-12"], "replaced": [], "skipped": [], "deleted": [], "chunks": 42},
+    "created_at": 1700000000.0, "started_at": 1700000000.1, "finished_at": 1700000004.2,
+}
 
 
 @dataclass(frozen=True)
@@ -35,16 +45,16 @@ class IndexOps:
     delete: Callable[..., IngestReport] = delete_documents
 
 
-@dataclass(frozen=True)
+@pydantic_dataclass(frozen=True, config=ConfigDict(json_schema_extra={"examples": [_JOB_EXAMPLE]}))
 class Job:
-    """A snapshot of one job; ``report`` is the IngestReport as a dict once it is done."""
+    """An indexing job; poll ``GET /v1/jobs/{id}`` until ``status`` is done (with its report) or failed."""
 
     id: str
-    kind: str
+    kind: JobKind
     collection: str
-    status: str = "queued"
+    status: JobStatus = "queued"
     message: str | None = None
-    report: dict[str, Any] | None = None
+    report: IngestReport | None = None
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
@@ -65,7 +75,7 @@ class JobRegistry:
         with self._lock:
             self._jobs[job_id] = replace(self._jobs[job_id], **changes)
 
-    def submit(self, kind: str, collection: str, fn: Callable[[], IngestReport]) -> Job:
+    def submit(self, kind: JobKind, collection: str, fn: Callable[[], IngestReport]) -> Job:
         """Queue ``fn``; its IngestReport (or error message) ends up on the job."""
         job = Job(id=uuid.uuid4().hex, kind=kind, collection=collection)
         with self._lock:
@@ -85,11 +95,7 @@ class JobRegistry:
             log.exception("job %s failed", job_id)
             self._set(job_id, status="failed", message=f"internal error: {type(exc).__name__}", finished_at=time.time())
         else:
-            summary = (
-                f"{len(report.added)} added, {len(report.replaced)} replaced, {len(report.skipped)} unchanged, "
-                f"{len(report.deleted)} deleted; {report.chunks} passages"
-            )
-            self._set(job_id, status="done", message=summary, report=asdict(report), finished_at=time.time())
+            self._set(job_id, status="done", message=report.summary(), report=report, finished_at=time.time())
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+
 from viqa.api.errors import install_error_handlers
 from viqa.api.jobs import IndexOps
 from viqa.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from viqa.api.routes import ask, chat, documents, health, jobs, openai, web
 from viqa.api.state import PipelineFactory, ServiceState, default_pipeline_factory
-
 from viqa.settings import Settings, get_settings
 
 _UPLOAD_PATH = re.compile(r"^/v1/collections/[^/]+/documents/?$")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from viqa.api.errors import ApiError, error_response
 
 log = logging.getLogger("viqa.api.access")

@@ -1,40 +1,31 @@
-"""Request and response models of the HTTP API (``/v1/ask`` and ``/v1/search`` answer with viqa.schemas)."""
+"""Request and response models of the HTTP API, and the wire forms of the domain types (``AskOut`` of an
+``Answer``, ``SearchOut`` of a ``Search``) that the CLI's ``--json`` prints too. ``Citation``, ``IngestReport``
+and ``Job`` are served as they are."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from viqa.api.jobs import Job
 
-from viqa.schemas import AskOut, CitationOut
+from viqa.types import CITATION_EXAMPLE, NOT_FOUND, Answer, Citation, Hit, Search
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-MAX_TOP_K = 50
 
-# strict: JSON true is not a count and 1 is not a flag, as the published schema says
-PassageCount = Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K)]
+# strict: JSON true is not a count and 1 is not a flag, as the published schema says; the upper bound is the
+# settings' max_top_k, checked by the routes
+PassageCount = Annotated[int, Field(strict=True, ge=1)]
 Flag = Annotated[bool, Field(strict=True)]
 
 CollectionField = Field(
     default=None, pattern=NAME_PATTERN, description="Collection name; the server's default collection when omitted."
 )
 
-_CITATION_EXAMPLE = {
-    "doc_id": "lang-son-bao-cao-kt-xh-thang-11-2023",
-    "title": "Báo cáo tình hình kinh tế - xã hội tháng 11 năm 2023",
-    "passage_id": "3f2a9c1d0b7e4a51",
-    "char_start": 10412,
-    "char_end": 10427,
-    "quote": "Kim ngạch xuất khẩu tháng 11 ước đạt 45,6 triệu USD.",
-    "quote_start": 10385,
-    "quote_end": 10437,
-}
 ASK_EXAMPLE: dict[str, Any] = {
     "answer": "45,6 triệu USD",
     "confidence": 0.87,
     "message": None,
-    "citations": [_CITATION_EXAMPLE],
+    "citations": [CITATION_EXAMPLE],
     "timings_ms": {"retrieve": 41.2, "read": 180.5, "total": 222.0},
 }
 SEARCH_EXAMPLE: dict[str, Any] = {
@@ -52,6 +43,70 @@ SEARCH_EXAMPLE: dict[str, Any] = {
     ],
     "timings_ms": {"retrieve": 38.7},
 }
+
+
+
+class PassageOut(BaseModel):
+    """A retrieved passage; ``text`` is exactly ``document[char_start:char_end]``."""
+
+    rank: int
+    score: float
+    dense_score: float | None
+    bm25_score: float | None
+    doc_id: str
+    passage_id: str
+    heading_path: str
+    kind: str
+    char_start: int
+    char_end: int
+    text: str
+    clean_text: str = Field(description="The passage as retrieval and the reader see it (markers out, NFC).")
+
+    @classmethod
+    def from_hit(cls, rank: int, hit: Hit) -> PassageOut:
+        c = hit.chunk
+        return cls(
+            rank=rank, score=round(hit.score, 6),
+            dense_score=None if hit.dense_score is None else round(hit.dense_score, 6),
+            bm25_score=None if hit.bm25_score is None else round(hit.bm25_score, 6),
+            doc_id=c.doc_id, passage_id=c.chunk_id, heading_path=c.heading_path, kind=c.kind,
+            char_start=c.char_start, char_end=c.char_end, text=c.text, clean_text=c.clean,
+        )
+
+
+class SearchOut(BaseModel):
+    """What ``POST /v1/search`` and ``viqa search --json`` give."""
+
+    query: str
+    collection: str
+    passages: list[PassageOut]
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def from_search(cls, search: Search) -> SearchOut:
+        return cls(query=search.query, collection=search.collection,
+                   passages=[PassageOut.from_hit(i, h) for i, h in enumerate(search.hits, start=1)],
+                   timings_ms={k: round(v, 2) for k, v in search.timings_ms.items()})
+
+
+class AskOut(BaseModel):
+    """What ``POST /v1/ask`` and ``viqa ask --json`` give: an ``Answer``, with a message when viqa abstains."""
+
+    answer: str | None = Field(description="The exact answer span, or null when the documents do not say.")
+    confidence: float = Field(ge=0.0, le=1.0)
+    message: str | None = Field(default=None, description="Human-readable note, set when viqa abstains.")
+    citations: list[Citation]
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def from_answer(cls, answer: Answer) -> AskOut:
+        return cls(
+            answer=answer.text,
+            confidence=round(answer.confidence, 4),
+            message=None if answer.text is not None else NOT_FOUND,
+            citations=list(answer.citations),
+            timings_ms={k: round(v, 2) for k, v in answer.timings_ms.items()},
+        )
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
@@ -112,34 +167,28 @@ class AnswerSpan(BaseModel):
     doc_id: str
 
 
-class ChatResponse(BaseModel):
+class ChatResponse(AskOut):
     """The answer to the last question, as it was understood (``resolved_question``)."""
 
     model_config = _examples(
         {
             **ASK_EXAMPLE,
             "answer": "38,2 triệu USD",
-            "answer_span": {"char_start": 10502, "char_end": 10516, "doc_id": _CITATION_EXAMPLE["doc_id"]},
+            "answer_span": {"char_start": 10502, "char_end": 10516, "doc_id": CITATION_EXAMPLE["doc_id"]},
             "resolved_question": "Kim ngạch nhập khẩu tháng 11 đạt bao nhiêu?",
         }
     )
 
-    answer: str | None
-    answer_span: AnswerSpan | None
-    confidence: float = Field(ge=0.0, le=1.0)
-    message: str | None = Field(default=None, description="Set when viqa abstains.")
-    citations: list[CitationOut]
-    timings_ms: dict[str, float]
+    answer_span: AnswerSpan | None = Field(description="Where the answer stands in its first citation.")
     resolved_question: str = Field(description="The question actually asked, follow-ups spelled out.")
 
     @classmethod
-    def from_ask(cls, out: AskOut, resolved_question: str) -> ChatResponse:
+    def from_answer_to(cls, answer: Answer, resolved_question: str) -> ChatResponse:
+        out = AskOut.from_answer(answer)
         first = out.citations[0] if out.citations and out.answer is not None else None
         span = AnswerSpan(char_start=first.char_start, char_end=first.char_end, doc_id=first.doc_id) if first else None
-        return cls(
-            answer=out.answer, answer_span=span, confidence=out.confidence, message=out.message,
-            citations=out.citations, timings_ms=out.timings_ms, resolved_question=resolved_question,
-        )
+        return cls(**out.model_dump(exclude={"citations"}), citations=out.citations, answer_span=span,
+                   resolved_question=resolved_question)
 
 
 # --- OpenAI-compatible chat completions -------------------------------------------------------------------------
@@ -200,15 +249,6 @@ class ChatCompletionRequest(BaseModel):
     top_k: PassageCount | None = None
 
 
-class ViqaExtra(BaseModel):
-    """viqa's additions to an OpenAI completion: where the answer stands and how sure viqa is."""
-
-    citations: list[CitationOut]
-    confidence: float
-    resolved_question: str
-    answer_span: AnswerSpan | None = None
-
-
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str
@@ -230,7 +270,7 @@ class Usage(BaseModel):
 
 
 class ChatCompletion(BaseModel):
-    """An OpenAI ``chat.completion`` whose ``viqa`` field carries the citations."""
+    """An OpenAI ``chat.completion`` whose ``viqa`` field carries viqa's whole answer, citations included."""
 
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -238,7 +278,7 @@ class ChatCompletion(BaseModel):
     model: str = "viqa"
     choices: list[Choice]
     usage: Usage
-    viqa: ViqaExtra
+    viqa: ChatResponse
 
 
 class ChunkDelta(BaseModel):
@@ -262,7 +302,7 @@ class ChatCompletionChunk(BaseModel):
     model: str = "viqa"
     choices: list[ChunkChoice]
     usage: Usage | None = None
-    viqa: ViqaExtra | None = None
+    viqa: ChatResponse | None = None
 
 
 class ModelCard(BaseModel):
@@ -327,39 +367,6 @@ class CollectionList(BaseModel):
 
     default: str
     collections: list[str]
-
-
-class IngestReportOut(BaseModel):
-    added: list[str]
-    replaced: list[str]
-    skipped: list[str]
-    deleted: list[str]
-    chunks: int
-
-
-class JobOut(BaseModel):
-    """An indexing job; poll ``GET /v1/jobs/{id}`` until ``status`` is done or failed."""
-
-    model_config = _examples(
-        {"id": "5c0e4f9bd1e34c6f8f1c2a7b9d3e6a10", "kind": "ingest", "collection": "default", "status": "done",
-         "message": "1 added, 0 replaced, 0 unchanged, 0 deleted; 42 passages",
-         "report": {"added": ["thong-bao-12"], "replaced": [], "skipped": [], "deleted": [], "chunks": 42},
-         "created_at": 1700000000.0, "started_at": 1700000000.1, "finished_at": 1700000004.2}
-    )
-
-    id: str
-    kind: Literal["ingest", "delete"]
-    collection: str
-    status: Literal["queued", "running", "done", "failed"]
-    message: str | None
-    report: IngestReportOut | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-
-    @classmethod
-    def from_job(cls, job: Job) -> JobOut:
-        return cls.model_validate(job, from_attributes=True)
 
 
 class HealthOut(BaseModel):

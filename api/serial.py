@@ -11,12 +11,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from viqa.schemas import AskOut, SearchOut
-from viqa.types import Document
+from viqa.types import Answer, Document, Search
 
 
 class EmbedderLike(Protocol):
     """What ingest needs of an embedder (``models.embedder.Embedder`` or a test fake)."""
+
+    @property
+    def id(self) -> str: ...
 
     @property
     def dim(self) -> int: ...
@@ -33,9 +35,9 @@ class PipelineLike(Protocol):
 
     def load(self) -> Any: ...
 
-    def search(self, query: str, collection: str | None = None, k: int | None = None) -> SearchOut: ...
+    def search(self, query: str, collection: str | None = None, k: int | None = None) -> Search: ...
 
-    def ask(self, question: str, collection: str | None = None, top_k: int | None = None) -> AskOut: ...
+    def answer(self, question: str, collection: str | None = None, top_k: int | None = None) -> Answer: ...
 
     def retriever(self, collection: str | None = None) -> Any: ...
 
@@ -49,6 +51,10 @@ class SharedEmbedder:
         self.embedder = embedder
         self.lock = lock
         self.batch_size = batch_size
+
+    @property
+    def id(self) -> str:
+        return self.embedder.id
 
     @property
     def dim(self) -> int:
@@ -76,13 +82,13 @@ class SerialPipeline:
         self.lock = lock if lock is not None else threading.RLock()
         self.embedder = SharedEmbedder(pipeline.embedder, self.lock, batch_size)
 
-    def search(self, query: str, collection: str | None, k: int | None) -> SearchOut:
+    def search(self, query: str, collection: str | None, k: int | None) -> Search:
         with self.lock:
             return self.pipeline.search(query, collection, k)
 
-    def ask(self, question: str, collection: str | None, top_k: int | None) -> AskOut:
+    def answer(self, question: str, collection: str | None, top_k: int | None) -> Answer:
         with self.lock:
-            return self.pipeline.ask(question, collection, top_k)
+            return self.pipeline.answer(question, collection, top_k)
 
     def documents(self, collection: str) -> dict[str, Document]:
         """The live documents of a collection; NotFoundError if it has no index."""

@@ -13,6 +13,7 @@ log = logging.getLogger("viqa.api")
 def run(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve ``create_app()`` on ``host:port`` until interrupted (models load in the background)."""
     import uvicorn
+
     from viqa.api.main import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 from viqa.api.jobs import IndexOps, JobRegistry
 from viqa.api.serial import PipelineLike, SerialPipeline
-
 from viqa.errors import NotFoundError
 from viqa.settings import Settings
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import PurePath
 
+from viqa.errors import InputError
 from viqa.index.loading import check_text, doc_id_from_name, document_from_bytes, title_of
 from viqa.index.store import validate_name
-
-from viqa.errors import InputError
 from viqa.types import Document
 
 

@@ -6,10 +6,9 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
+from viqa.errors import InputError
 from viqa.eval.runner import ItemResult
 from viqa.eval.summary import summarize
-
-from viqa.errors import InputError
 
 SCORES = ("em", "f1", "em_squad", "f1_squad")
 _LABELS = {"em": "EM", "f1": "F1", "em_squad": "EM (SQuAD)", "f1_squad": "F1 (SQuAD)"}

@@ -7,31 +7,33 @@ import json
 import shutil
 from pathlib import Path
 
+from viqa.errors import InputError
 from viqa.eval.formats import GoldItem, load_gold
 from viqa.eval.runner import MODES, run_open, run_reader, run_resumable, run_retrieval
 from viqa.eval.summary import summarize
 from viqa.index.ingest import ingest_documents
 from viqa.index.store import Collection
+from viqa.models.reader_model import SHIPPED_CONFIG, SHIPPED_WEIGHTS, calibration_file, reader_weights
 from viqa.qa.pipeline import Pipeline
-
-from viqa.errors import InputError
 from viqa.types import Document
 
+# settings that cannot change an answer: where files live, the service's limits and keys
+NOT_IN_FINGERPRINT = {"home", "default_collection", "max_file_mb", "max_query_chars", "api_key",
+                      "max_body_bytes", "max_upload_mb", "cors_origins", "public_reads"}
 
-def _fingerprint(gold: Path, mode: str, collection: str | None, pipeline: Pipeline) -> dict:
-    s = pipeline.settings
-    weights = s.reader_weights / "reader.safetensors"
-    calibration = s.reader_weights / "reader.json"
-    relevant = s.model_dump(include={"read_k", "null_threshold", "retrieval_weight", "alpha", "fusion", "top_k",
-                                     "reader_max_length", "reader_stride", "reader_quantize", "reader_runtime",
-                                     "chunk_syllables", "read_focus_sentences", "read_sure_margin",
-                                     "hnsw_ef_search"})
+
+def fingerprint(gold: Path, mode: str, collection: str | None, pipeline: Pipeline) -> dict:
+    """What a run's results depend on: the gold file, the mode, the collection, the reader's files and every
+    setting but ``NOT_IN_FINGERPRINT``. A run folder with another fingerprint is started afresh."""
+    weights = reader_weights(pipeline.settings)
+    files = [weights / SHIPPED_WEIGHTS, weights / SHIPPED_CONFIG,
+             calibration_file(weights, pipeline.settings.model_cache)]
     return {
         "gold": hashlib.sha256(gold.read_bytes()).hexdigest(),
         "mode": mode,
         "collection": collection,
-        "reader": [hashlib.sha256(p.read_bytes()).hexdigest() for p in (weights, calibration) if p.is_file()],
-        "settings": relevant,
+        "reader": [hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()],
+        "settings": pipeline.settings.model_dump(mode="json", exclude=NOT_IN_FINGERPRINT),
     }
 
 
@@ -63,12 +65,12 @@ def evaluate(
         raise InputError(f"{gold}: reader mode needs a context for every question (SQuAD JSON or CSV with context)")
     if mode != "reader" and collection is None:
         collection = context_collection(items, pipeline, gold)
-    fingerprint = _fingerprint(gold, mode, collection, pipeline)
+    expected = fingerprint(gold, mode, collection, pipeline)
     run_file = out_dir / "run.json"
-    if out_dir.exists() and (not run_file.is_file() or json.loads(run_file.read_text()) != fingerprint):
+    if out_dir.exists() and (not run_file.is_file() or json.loads(run_file.read_text()) != expected):
         shutil.rmtree(out_dir)  # a different run: start afresh rather than mix results
     out_dir.mkdir(parents=True, exist_ok=True)
-    run_file.write_text(json.dumps(fingerprint, indent=2))
+    run_file.write_text(json.dumps(expected, indent=2))
 
     def run(todo: list[GoldItem]):
         if mode == "reader":

@@ -8,16 +8,9 @@ import string
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from viqa.text.normalise import normalise_for_matching
+from viqa.text.normalise import normalise_vi
 
-# punctuation goes, except . and , between digits ("1,5" != "15"; "47.063,06" stays one token)
-_PUNCT = re.compile(r"(?<!\d)[.,](?!\d)|(?<=\d)[.,](?!\d)|(?<!\d)[.,](?=\d)|[^\w\s.,]")
-
-
-def normalise_vi(text: str) -> str:
-    """NFC, lower case, unified tone marks, punctuation out (number separators kept), single spaces."""
-    return " ".join(_PUNCT.sub(" ", normalise_for_matching(text)).split())
-
+__all__ = ["exact_match", "f1", "mrr_at_k", "normalise_squad", "normalise_vi", "percentile", "recall_at_k"]
 
 def normalise_squad(text: str) -> str:
     """The official SQuAD v1.1 normaliser (lower, no punctuation, no English articles)."""

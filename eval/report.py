@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from viqa.eval.runner import ItemResult
-
 from viqa.files import write_text_atomic
 
 WORST_MISSES = 25

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from viqa.eval.formats import GoldItem
 from viqa.eval.metrics import exact_match, f1, normalise_squad, normalise_vi
+from viqa.files import write_text_atomic
 from viqa.qa.answering import confidence
 from viqa.qa.pipeline import Pipeline
-
-from viqa.files import write_text_atomic
+from viqa.types import Hit
 
 MODES = ("reader", "open", "retrieval")
 
@@ -71,13 +71,13 @@ def run_reader(items: list[GoldItem], pipeline: Pipeline) -> Iterator[ItemResult
         yield score_item(it, answer, conf if answer else 1 - conf, latency, margin=round(res.margin, 4))
 
 
-def _rank_of(passages: list, item: GoldItem) -> int | None:
-    """1-based rank of the first passage that is the item's gold document or contains a gold answer."""
-    for p in passages:
-        if item.context_id is not None and p.doc_id == item.context_id:
-            return p.rank
-        if item.context_id is None and any(normalise_vi(a) in normalise_vi(p.clean_text) for a in item.answers):
-            return p.rank
+def _rank_of(hits: tuple[Hit, ...], item: GoldItem) -> int | None:
+    """1-based rank of the first hit that is the item's gold document or contains a gold answer."""
+    for rank, hit in enumerate(hits, start=1):
+        if item.context_id is not None and hit.chunk.doc_id == item.context_id:
+            return rank
+        if item.context_id is None and any(normalise_vi(a) in normalise_vi(hit.chunk.clean) for a in item.answers):
+            return rank
     return None
 
 
@@ -85,14 +85,14 @@ def run_open(items: list[GoldItem], pipeline: Pipeline, collection: str, k: int 
     """End to end over a collection: the answer, its citations, and where retrieval ranked the gold passage."""
     for it in items:
         started = time.perf_counter()
-        out = pipeline.ask(it.question, collection)
+        out = pipeline.answer(it.question, collection)
         latency = (time.perf_counter() - started) * 1000
-        rank = _rank_of(pipeline.search(it.question, collection, k=k).passages, it) if it.answers else None
+        rank = _rank_of(pipeline.search(it.question, collection, k=k).hits, it) if it.answers else None
         cited = None
-        if out.answer is not None and it.answers:
+        if out.text is not None and it.answers:
             cited = any(normalise_vi(a) in normalise_vi(c.quote) for a in it.answers for c in out.citations)
-        yield score_item(it, out.answer, out.confidence, latency, retrieval_rank=rank, answer_in_citation=cited,
-                         citations=[c.model_dump() for c in out.citations])
+        yield score_item(it, out.text, out.confidence, latency, retrieval_rank=rank,
+                         answer_in_citation=cited, citations=[asdict(c) for c in out.citations])
 
 
 def run_retrieval(items: list[GoldItem], pipeline: Pipeline, collection: str, k: int = 10) -> Iterator[ItemResult]:
@@ -100,9 +100,9 @@ def run_retrieval(items: list[GoldItem], pipeline: Pipeline, collection: str, k:
         if not it.answers:
             continue
         started = time.perf_counter()
-        passages = pipeline.search(it.question, collection, k=k).passages
+        hits = pipeline.search(it.question, collection, k=k).hits
         latency = (time.perf_counter() - started) * 1000
-        yield score_item(it, None, 0.0, latency, retrieval_rank=_rank_of(passages, it))
+        yield score_item(it, None, 0.0, latency, retrieval_rank=_rank_of(hits, it))
 
 
 def run_resumable(

@@ -6,7 +6,6 @@ import hashlib
 from dataclasses import replace
 
 from viqa.index.structure import Block, parse_blocks
-
 from viqa.text.segment import sentence_spans, syllables
 from viqa.types import Chunk, Document
 

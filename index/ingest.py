@@ -7,34 +7,20 @@ untouched chunk are reused, so re-ingesting one file only embeds that file.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from viqa.errors import InputError, NotFoundError
 from viqa.index.chunking import chunk_document
 from viqa.index.loading import expand_paths, load_document
 from viqa.index.store import Collection, IndexState, build_faiss
-from viqa.models.embedder import EMBEDDER_ID, Embedder
-
-from viqa.errors import InputError, NotFoundError
+from viqa.models.embedder import Embedder
 from viqa.settings import Settings
 from viqa.text.segment import lexical_tokens
-from viqa.types import Document
+from viqa.types import Document, IngestReport
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    chunks: int = 0
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.replaced or self.deleted)
 
 
 def build_bm25(tokens: list[list[str]]):
@@ -48,11 +34,17 @@ def build_bm25(tokens: list[list[str]]):
     return retriever
 
 
-def _commit(collection: Collection, state: IndexState, settings: Settings) -> None:
-    faiss_index = build_faiss(state.vectors, settings.hnsw_threshold, settings.hnsw_m, settings.hnsw_ef_search)
+def chunking_of(settings: Settings) -> dict[str, int]:
+    """The settings a document's passages depend on: part of the key by which an unchanged document is skipped."""
+    return {"syllables": settings.chunk_syllables, "overlap_sentences": settings.chunk_overlap_sentences}
+
+
+def _commit(collection: Collection, state: IndexState, embedder: Embedder, settings: Settings) -> None:
+    faiss_index = build_faiss(state.vectors, settings)
     manifest = {
-        "embedder": EMBEDDER_ID,
-        "dim": int(state.vectors.shape[1]),
+        "embedder": embedder.id,
+        "dim": embedder.dim,
+        "chunking": chunking_of(settings),
         "faiss": type(faiss_index).__name__,
         "lexical": "bm25s: syllables + underthesea words",
     }
@@ -72,18 +64,25 @@ def _without(state: IndexState, doc_ids: set[str]) -> IndexState:
 def ingest_documents(
     collection: Collection, documents: list[Document], embedder: Embedder, settings: Settings, progress: bool = False
 ) -> IngestReport:
-    """Add or replace ``documents`` in ``collection`` and commit one new generation (if anything changed)."""
+    """Add or replace ``documents`` in ``collection`` and commit one new generation (if anything changed).
+
+    A document is skipped when its content and the chunking settings are those it was indexed with; when the
+    chunking settings changed, every document of the collection is chunked and embedded again.
+    """
     ids = [d.doc_id for d in documents]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise InputError(f"two files map to the same document id {dup!r}; rename one of them")
     report = IngestReport()
     with collection.writing():
-        state = collection.read_state(embedder.dim)
-        todo = []
+        state = collection.read_state(embedder.id, embedder.dim)
+        rechunk = collection.exists and collection.manifest().get("chunking") != chunking_of(settings)
+        given = {d.doc_id for d in documents}
+        todo = [d for d in state.documents.values() if d.doc_id not in given] if rechunk else []
+        report.replaced += [d.doc_id for d in todo]
         for doc in documents:
             old = state.documents.get(doc.doc_id)
-            if old is not None and old.sha256 == doc.sha256:
+            if old is not None and old.sha256 == doc.sha256 and not rechunk:
                 report.skipped.append(doc.doc_id)
             else:
                 (report.replaced if old is not None else report.added).append(doc.doc_id)
@@ -107,7 +106,7 @@ def ingest_documents(
             vectors=np.concatenate([state.vectors, vectors]) if len(state.chunks) else vectors,
             tokens=state.tokens + [lexical_tokens(c.clean) for c in new_chunks],
         )
-        _commit(collection, state, settings)
+        _commit(collection, state, embedder, settings)
         report.chunks = len(state.chunks)
     return report
 
@@ -126,10 +125,10 @@ def delete_documents(
 ) -> IngestReport:
     """Remove documents by id; NotFoundError if one is not in the collection."""
     with collection.writing():
-        state = collection.read_state(embedder.dim)
+        state = collection.read_state(embedder.id, embedder.dim)
         missing = [d for d in doc_ids if d not in state.documents]
         if missing:
             raise NotFoundError(f"no document {missing[0]!r} in collection {collection.name!r}")
         state = _without(state, set(doc_ids))
-        _commit(collection, state, settings)
+        _commit(collection, state, embedder, settings)
     return IngestReport(deleted=list(doc_ids), chunks=len(state.chunks))

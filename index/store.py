@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from viqa.errors import InputError, NotFoundError
+from viqa.settings import Settings
 from viqa.text.normalise import NORMALISER_VERSION
 from viqa.types import Chunk, Document
 
@@ -62,8 +63,8 @@ class IndexState:
         return cls({}, [], np.zeros((0, dim), dtype=np.float32), [])
 
 
-def build_faiss(vectors: np.ndarray, hnsw_threshold: int, hnsw_m: int, ef_search: int):
-    """Exact inner-product search while small, HNSW once the collection has ``hnsw_threshold`` chunks.
+def build_faiss(vectors: np.ndarray, settings: Settings):
+    """Exact inner-product search while small, HNSW once the collection has ``settings.hnsw_threshold`` chunks.
 
     HNSW uses L2 on the unit vectors (same ranking as inner product, and a better graph than faiss's
     inner-product HNSW); ``dense_similarity`` turns its distances back into cosine similarities.
@@ -71,10 +72,10 @@ def build_faiss(vectors: np.ndarray, hnsw_threshold: int, hnsw_m: int, ef_search
     import faiss
 
     dim = vectors.shape[1]
-    if len(vectors) >= hnsw_threshold:
-        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_L2)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = ef_search
+    if len(vectors) >= settings.hnsw_threshold:
+        index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_L2)
+        index.hnsw.efConstruction = settings.hnsw_ef_construction
+        index.hnsw.efSearch = settings.hnsw_ef_search
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):
@@ -178,6 +179,16 @@ class Collection:
     def manifest(self) -> dict:
         return json.loads((self.current_generation() / "manifest.json").read_text())
 
+    def check_compatible(self, embedder_id: str, dim: int, folder: Path | None = None) -> None:
+        """InputError naming both values when the generation (default: the live one) was written in another
+        format, by another normaliser, or with vectors of another embedder or dimension."""
+        manifest = json.loads(((folder or self.current_generation()) / "manifest.json").read_text())
+        expected = {"format": FORMAT_VERSION, "normaliser": NORMALISER_VERSION, "embedder": embedder_id, "dim": dim}
+        for key, want in expected.items():
+            if manifest.get(key) != want:
+                raise InputError(f"collection {self.name!r} was built with {key} {manifest.get(key)!r}, but this "
+                                 f"viqa uses {want!r}; ingest its documents into a new collection")
+
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
         """Exclusive writer lock (other writers wait); readers are never blocked."""
@@ -189,11 +200,13 @@ class Collection:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def read_state(self, dim: int) -> IndexState:
-        """The live generation's documents, chunks, vectors and tokens (empty if none yet)."""
+    def read_state(self, embedder_id: str, dim: int) -> IndexState:
+        """The live generation's documents, chunks, vectors and tokens (empty if none yet); InputError if it was
+        built by another embedder (``check_compatible``)."""
         if not self.exists:
             return IndexState.empty(dim)
         folder = self.current_generation()
+        self.check_compatible(embedder_id, dim, folder)
         documents, chunks, tokens = read_meta(folder / "meta.sqlite")
         vectors = np.load(folder / "vectors.npy", allow_pickle=False)
         return IndexState(documents, chunks, vectors, tokens)

@@ -6,11 +6,13 @@ sentence-transformers; both give the same vectors to within 1e-5, so one index s
 
 from __future__ import annotations
 
-from functools import lru_cache
+import json
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from viqa.models.onnx_export import check_runtime
 
 if TYPE_CHECKING:
@@ -45,8 +47,17 @@ class Embedder:
         return cls(settings.model_cache, settings.threads, settings.embed_batch_size, settings.embedder_runtime)
 
     @property
+    def id(self) -> str:
+        """What a collection's manifest records of the embedder that made its vectors."""
+        return EMBEDDER_ID
+
+    @cached_property
     def dim(self) -> int:
-        return 384
+        """The vector size: the encoder's hidden size, from its config."""
+        from viqa.models.base_encoder import ensure_base_encoder
+
+        config = json.loads((ensure_base_encoder(self.cache_dir) / "config.json").read_text())
+        return int(config["hidden_size"])
 
     def load(self) -> Embedder:
         if self._model is None and self._session is None:
@@ -55,6 +66,7 @@ class Embedder:
             folder = ensure_base_encoder(self.cache_dir)
             if self.runtime == "onnx":
                 from transformers import AutoTokenizer
+
                 from viqa.models.onnx_export import ensure_onnx, session
 
                 self._tokenizer = AutoTokenizer.from_pretrained(str(folder))

@@ -15,13 +15,13 @@ import re
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
+
+from viqa.settings import RUNTIMES
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["qa", "encoder"]
-Runtime = Literal["onnx", "torch"]
-RUNTIMES: tuple[str, ...] = get_args(Runtime)
 _OUTPUTS: dict[str, list[str]] = {"qa": ["start_logits", "end_logits"], "encoder": ["last_hidden_state"]}
 
 

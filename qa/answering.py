@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from viqa.eval.metrics import normalise_vi
 from viqa.qa.focus import View
 from viqa.qa.reader import ReadResult
-
+from viqa.text.normalise import normalise_vi
 from viqa.text.segment import sentence_spans
 from viqa.types import Chunk, Citation, Document, Hit
 

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import cached_property
 
 from viqa.index.store import Collection
 from viqa.models.embedder import Embedder
-from viqa.models.reader_model import ensure_reader_folder, shipped_calibration
+from viqa.models.reader_model import ensure_reader_folder, reader_calibration, reader_weights, trained_windows
 from viqa.qa.answering import Candidate, citation_for, confidence, rank_candidates, same_answer
 from viqa.qa.focus import View, focus
 from viqa.qa.reader import Reader
 from viqa.qa.retrieval import Retriever, validate_query
-
-from viqa.schemas import AskOut, PassageOut, SearchOut
 from viqa.settings import Settings
 from viqa.text.segment import sentence_spans
-from viqa.types import Answer
+from viqa.types import Answer, Search
+
+log = logging.getLogger(__name__)
 
 
 class Pipeline:
     """Retrieve and read.
 
-    >>> from viqa.settings import get_settings
-    >>> pipe = Pipeline(get_settings())
-    >>> pipe.search("kim ngạch xuất khẩu tháng 11", k=3).passages[0].heading_path
+    >>> from viqa import Pipeline, get_settings
+    >>> pipe = Pipeline(get_settings()).load("default")
+    >>> pipe.answer("Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt bao nhiêu?").text
+    '440 triệu USD'
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -35,17 +37,22 @@ class Pipeline:
 
     @property
     def reader(self) -> Reader:
-        """The extractive reader, rebuilt from the shipped weights on first use."""
+        """The extractive reader, rebuilt from the reader weights on first use."""
         if self._reader is None:
             s = self.settings
-            self._reader = Reader.from_settings(s, ensure_reader_folder(s.reader_weights, s.model_cache))
+            weights = reader_weights(s)
+            trained = trained_windows(weights)
+            if trained is not None and trained != (s.reader_max_length, s.reader_stride):
+                log.warning("the reader was trained on windows of %d tokens, stride %d; reading with %d, stride %d",
+                            *trained, s.reader_max_length, s.reader_stride)
+            self._reader = Reader.from_settings(s, ensure_reader_folder(weights, s.model_cache))
         return self._reader.load()
 
     @cached_property
     def calibration(self) -> tuple[float, float]:
-        """(no-answer threshold, confidence scale): the settings' values, else those shipped with the weights."""
-        threshold, scale = shipped_calibration(self.settings.reader_weights)
+        """(no-answer threshold, confidence scale): the settings' values, else those calibrated for the weights."""
         s = self.settings
+        threshold, scale = reader_calibration(reader_weights(s), s.model_cache)
         return (threshold if s.null_threshold is None else s.null_threshold,
                 scale if s.confidence_scale is None else s.confidence_scale)
 
@@ -68,19 +75,14 @@ class Pipeline:
 
     def search(
         self, query: str, collection: str | None = None, k: int | None = None, mode: str = "hybrid"
-    ) -> SearchOut:
-        """Ranked passages with scores and offsets: what ``viqa search --json`` prints."""
+    ) -> Search:
+        """Ranked passages with scores and offsets into the original documents."""
         started = time.perf_counter()
         query = validate_query(query, self.settings.max_query_chars)
         retriever = self.retriever(collection)
         hits = retriever.search(query, k=k, mode=mode)
         elapsed = (time.perf_counter() - started) * 1000
-        return SearchOut(
-            query=query,
-            collection=retriever.collection.name,
-            passages=[PassageOut.from_hit(i, h) for i, h in enumerate(hits, start=1)],
-            timings_ms={"retrieve": round(elapsed, 2)},
-        )
+        return Search(query, retriever.collection.name, tuple(hits), {"retrieve": elapsed})
 
     def answer(self, question: str, collection: str | None = None, top_k: int | None = None) -> Answer:
         """The best answer span over the top passages, with citations, or an abstention (``text is None``)."""
@@ -125,7 +127,3 @@ class Pipeline:
             if s.read_sure_margin is not None and candidates and candidates[0].margin >= threshold + s.read_sure_margin:
                 break
         return candidates
-
-    def ask(self, question: str, collection: str | None = None, top_k: int | None = None) -> AskOut:
-        """``answer()`` as the JSON object that ``viqa ask --json`` prints and ``POST /v1/ask`` returns."""
-        return AskOut.from_answer(self.answer(question, collection, top_k))

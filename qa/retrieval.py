@@ -6,11 +6,10 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 
+from viqa.errors import InputError
 from viqa.index.store import Collection, dense_similarity, read_meta
 from viqa.models.embedder import Embedder
 from viqa.qa.fusion import fuse_minmax, fuse_rrf
-
-from viqa.errors import InputError
 from viqa.settings import Settings
 from viqa.text.segment import lexical_tokens
 from viqa.types import Chunk, Document, Hit
@@ -57,6 +56,7 @@ class Retriever:
             return self
         with self._lock:
             if self._loaded is None or self._loaded.generation != folder.name:
+                self.collection.check_compatible(self.embedder.id, self.embedder.dim, folder)
                 self._loaded = self._read(folder, self.settings.hnsw_ef_search)
         return self
 

@@ -1,63 +1,47 @@
-"""Shared fixtures: isolated VIQA_HOME per test, a fake embedder for fast index tests, the real models once."""
+"""Shared fixtures: an isolated VIQA_HOME per test, a fake embedder for fast index tests, the real models once.
+
+The real models are built into one model cache per run: ``$VIQA_TEST_MODEL_CACHE`` if set, else the cache of
+the ``VIQA_HOME`` the suite was started with if one was given, else a temporary folder. Nothing else is shared.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from viqa.settings import PROJECT_ROOT, Settings, get_settings
-from viqa.text.segment import syllables
+from tests.fakes import FakeEmbedder
+from tests.paths import SAMPLE
+from viqa.settings import Settings, get_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-
-SAMPLE = PROJECT_ROOT / "data" / "sample" / "lang-son-bao-cao-kt-xh-thang-11-2023.txt"
-SHARED = PROJECT_ROOT.parent / "shared"
+_STARTED_WITH_HOME = os.environ.get("VIQA_HOME")
 
 
-class FakeEmbedder:
-    """Bag-of-syllables random projection: deterministic, instant, and similar texts get similar vectors."""
-
-    dim = 384
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def load(self) -> FakeEmbedder:
-        return self
-
-    @staticmethod
-    def _vector(text: str) -> np.ndarray:
-        v = np.zeros(FakeEmbedder.dim, dtype=np.float32)
-        for syl in syllables(text):
-            seed = int.from_bytes(hashlib.sha1(syl.encode()).digest()[:4], "little")
-            v += np.random.default_rng(seed).standard_normal(FakeEmbedder.dim).astype(np.float32)
-        norm = np.linalg.norm(v)
-        return v / norm if norm else v
-
-    def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        self.calls += len(texts)
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self.encode_passages(texts)
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one model cache of this run (see the module docstring)."""
+    if os.environ.get("VIQA_TEST_MODEL_CACHE"):
+        cache = Path(os.environ["VIQA_TEST_MODEL_CACHE"])
+    elif _STARTED_WITH_HOME:
+        cache = Settings(home=Path(_STARTED_WITH_HOME)).model_cache
+    else:
+        cache = tmp_path_factory.mktemp("model-cache")
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings whose VIQA_HOME is a fresh temporary folder (model cache shared across tests)."""
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> Settings:
+    """Settings whose VIQA_HOME is a fresh temporary folder, with the run's model cache in it."""
     monkeypatch.setenv("VIQA_HOME", str(tmp_path / "home"))
     get_settings.cache_clear()
     s = get_settings()
-    shared_cache = Path(os.environ.get("VIQA_TEST_MODEL_CACHE", Path.home() / ".viqa" / "models"))
     s.model_cache.parent.mkdir(parents=True, exist_ok=True)
-    s.model_cache.symlink_to(shared_cache, target_is_directory=True)
-    shared_cache.mkdir(parents=True, exist_ok=True)
+    s.model_cache.symlink_to(model_cache, target_is_directory=True)
     yield s
     get_settings.cache_clear()
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from viqa.index.ingest import ingest_paths
-from viqa.index.store import Collection
 
 from viqa.cli import app
+from viqa.index.ingest import ingest_paths
+from viqa.index.store import Collection
 
 runner = CliRunner()
 

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from tests.paths import SAMPLE
 from viqa.index.ingest import ingest_paths
 from viqa.index.store import Collection
 from viqa.qa.pipeline import Pipeline
-
-from tests.conftest import SAMPLE
 
 pytestmark = pytest.mark.slow
 TEXT = SAMPLE.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+def pipeline(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Pipeline:
     """One real pipeline (models loaded once) over a collection of the bundled report."""
-    import os
-    from pathlib import Path
-
     from viqa.settings import Settings
 
     home = tmp_path_factory.mktemp("home")
-    cache = Path(os.environ.get("VIQA_TEST_MODEL_CACHE", Path.home() / ".viqa" / "models"))
-    cache.mkdir(parents=True, exist_ok=True)
-    (home / "models").symlink_to(cache, target_is_directory=True)
+    (home / "models").symlink_to(model_cache, target_is_directory=True)
     settings = Settings(home=home)
     pipe = Pipeline(settings).load()
     ingest_paths(Collection(settings.collections_dir, "default"), [SAMPLE], pipe.embedder, settings)
@@ -33,14 +30,14 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
 
 def test_search_ranks_the_export_passage_first_with_exact_offsets(pipeline: Pipeline) -> None:
     out = pipeline.search("Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11")
-    top = out.passages[0]
+    top = out.hits[0].chunk
     assert "440 triệu USD" in top.text
     assert TEXT[top.char_start : top.char_end] == top.text
 
 
 def test_ask_answers_with_the_exact_span_and_cites_its_offsets(pipeline: Pipeline) -> None:
-    out = pipeline.ask("Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt bao nhiêu?")
-    assert out.answer == "440 triệu USD"
+    out = pipeline.answer("Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt bao nhiêu?")
+    assert out.text == "440 triệu USD"
     assert 0.5 <= out.confidence <= 1.0
     cite = out.citations[0]
     assert TEXT[cite.char_start : cite.char_end] == "440 triệu USD"
@@ -49,25 +46,24 @@ def test_ask_answers_with_the_exact_span_and_cites_its_offsets(pipeline: Pipelin
 
 
 def test_ask_abstains_when_the_report_does_not_say(pipeline: Pipeline) -> None:
-    out = pipeline.ask("Dân số tỉnh Lạng Sơn năm 2023 là bao nhiêu người?")
-    assert out.answer is None and out.citations == []
-    assert out.message == "Không tìm thấy câu trả lời trong tài liệu."
+    out = pipeline.answer("Dân số tỉnh Lạng Sơn năm 2023 là bao nhiêu người?")
+    assert out.text is None and out.citations == ()
 
 
 def test_answers_from_footnotes_cite_the_footnote_text(pipeline: Pipeline) -> None:
-    out = pipeline.ask("Đàn trâu của tỉnh ước khoảng bao nhiêu con?")
-    assert out.answer is not None and "65.096" in out.answer
+    out = pipeline.answer("Đàn trâu của tỉnh ước khoảng bao nhiêu con?")
+    assert out.text is not None and "65.096" in out.text
     cite = out.citations[0]
-    assert TEXT[cite.char_start : cite.char_end] == out.answer
+    assert TEXT[cite.char_start : cite.char_end] == out.text
 
 
 def test_a_quote_never_runs_across_a_page_break(pipeline: Pipeline) -> None:
     for question in ("Kim ngạch xuất khẩu lũy kế 11 tháng là bao nhiêu?",
                      "Nhập khẩu 11 tháng đạt bao nhiêu phần trăm kế hoạch?"):
-        out = pipeline.ask(question)
+        out = pipeline.answer(question)
         for cite in out.citations:
             assert "\n\n" not in cite.quote
-            assert TEXT[cite.char_start : cite.char_end] == out.answer
+            assert TEXT[cite.char_start : cite.char_end] == out.text
 
 
 def test_a_reader_eval_answer_does_not_depend_on_the_other_questions(pipeline: Pipeline) -> None:

@@ -86,12 +86,13 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the best passages for a query, with scores and offsets into the original files."""
+    from viqa.api.schemas import SearchOut
     from viqa.errors import InputError
     from viqa.qa.pipeline import Pipeline
 
     if mode not in ("hybrid", "dense", "bm25"):
         raise InputError(f"unknown mode {mode!r} (hybrid, dense or bm25)")
-    result = Pipeline(get_settings()).search(query, collection, k=k, mode=mode)
+    result = SearchOut.from_search(Pipeline(get_settings()).search(query, collection, k=k, mode=mode))
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
@@ -109,9 +110,10 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question with an exact span from the documents, and cite where it stands."""
+    from viqa.api.schemas import AskOut
     from viqa.qa.pipeline import Pipeline
 
-    out = Pipeline(get_settings()).ask(question, collection, top_k)
+    out = AskOut.from_answer(Pipeline(get_settings()).answer(question, collection, top_k))
     if as_json:
         typer.echo(out.model_dump_json(indent=2))
         return

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from viqa.errors import InputError
-from viqa.models.onnx_export import Runtime
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+Runtime = Literal["onnx", "torch"]
+RUNTIMES: tuple[str, ...] = get_args(Runtime)
 
 
 class Settings(BaseSettings):
@@ -27,7 +28,9 @@ class Settings(BaseSettings):
     threads: int = Field(default=2, ge=1, description="torch / FAISS threads.")
     embed_batch_size: int = Field(default=4, ge=1, description="Small batches pad less: 4 is fastest on 2 cores.")
     embedder_runtime: Runtime = Field(default="onnx", description="ONNX Runtime or torch.")
-    reader_weights: Path = PROJECT_ROOT / "models" / "weights" / "reader"
+    reader_weights: Path | None = Field(
+        default=None, description="A folder with reader.safetensors and reader.json (None: those shipped with viqa)."
+    )
 
     # ingest limits
     max_file_mb: float = Field(default=20.0, gt=0, description="Files larger than this are refused.")
@@ -38,7 +41,8 @@ class Settings(BaseSettings):
 
     # index
     hnsw_threshold: int = Field(default=50_000, ge=1, description="Use HNSW above this many chunks.")
-    hnsw_m: int = 32
+    hnsw_m: int = Field(default=32, ge=2, description="HNSW graph degree.")
+    hnsw_ef_construction: int = Field(default=80, ge=1, description="HNSW build breadth.")
     hnsw_ef_search: int = Field(default=512, ge=1, description="HNSW search breadth: recall against cost.")
 
     # retrieval
@@ -46,7 +50,8 @@ class Settings(BaseSettings):
     alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="Weight of the dense score in min-max fusion.")
     rrf_k: int = 60
     candidates: int = Field(default=50, ge=1, description="Hits taken from each retriever before fusion.")
-    top_k: int = Field(default=5, ge=1)
+    top_k: int = Field(default=5, ge=1, description="Passages a search returns.")
+    max_top_k: int = Field(default=50, ge=1, description="The most passages a request may ask to search or read.")
 
     # reading
     read_k: int = Field(default=3, ge=1, description="Passages the reader reads per question.")
@@ -57,8 +62,10 @@ class Settings(BaseSettings):
         default=1.0, description="Read views best first and stop once an answer clears the abstention threshold by"
         " this (None: read all at once)."
     )
-    reader_max_length: int = Field(default=256, ge=64)
-    reader_stride: int = Field(default=96, ge=0)
+    reader_max_length: int = Field(default=256, ge=64, description="Tokens per window (as the reader was trained).")
+    reader_stride: int = Field(default=96, ge=0, description="Tokens two windows of a passage share.")
+    reader_batch_size: int = Field(default=16, ge=1, description="Windows per forward pass.")
+    reader_top_spans: int = Field(default=3, ge=1, description="Best spans kept per passage (re-ranked, then fused).")
     max_answer_tokens: int = Field(default=30, ge=1)
     reader_context_words: int = Field(default=5, ge=0, description="Words either side of a span that re-ranking reads.")
     reader_context_weight: float = Field(

@@ -1,8 +1,16 @@
-"""Boundary types shared by index/, qa/, api/ and eval/: small frozen dataclasses, offsets into the original text."""
+"""Boundary types shared by index/, qa/, api/ and eval/: small dataclasses, offsets into the original text.
+
+``Citation``, ``Answer`` and ``IngestReport`` are pydantic dataclasses, so the API serves them as they are.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+
+NOT_FOUND = "Không tìm thấy câu trả lời trong tài liệu."
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,22 @@ class Hit:
     bm25_score: float | None = None
 
 
-@dataclass(frozen=True)
+CITATION_EXAMPLE = {
+    "doc_id": "lang-son-bao-cao-kt-xh-thang-11-2023",
+    "title": "Báo cáo tình hình kinh tế - xã hội tháng 11 năm 2023",
+    "passage_id": "3f2a9c1d0b7e4a51",
+    "char_start": 10412,
+    "char_end": 10427,
+    "quote": "Kim ngạch xuất khẩu tháng 11 ước đạt 45,6 triệu USD.",
+    "quote_start": 10385,
+    "quote_end": 10437,
+}
+
+
+@pydantic_dataclass(frozen=True, config=ConfigDict(json_schema_extra={"examples": [CITATION_EXAMPLE]}))
 class Citation:
-    """The answer at ``document.text[char_start:char_end]``, inside ``quote == text[quote_start:quote_end]``."""
+    """Where the answer stands: ``document.text[char_start:char_end]`` is the answer, inside its sentence
+    ``quote == document.text[quote_start:quote_end]``."""
 
     doc_id: str
     title: str
@@ -69,7 +90,7 @@ class Citation:
     quote_end: int
 
 
-@dataclass(frozen=True)
+@pydantic_dataclass(frozen=True)
 class Answer:
     """An answer span with its citations, or an abstention (``text is None``)."""
 
@@ -77,3 +98,33 @@ class Answer:
     confidence: float
     citations: tuple[Citation, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Search:
+    """The passages retrieved for a query, best first."""
+
+    query: str
+    collection: str
+    hits: tuple[Hit, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@pydantic_dataclass
+class IngestReport:
+    """What an ingest or delete did, by document id; ``chunks`` is the collection's passage count after it."""
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    chunks: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.replaced or self.deleted)
+
+    def summary(self) -> str:
+        """One line for people: "1 added, 0 replaced, 0 unchanged, 0 deleted; 42 passages"."""
+        return (f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.skipped)} unchanged, "
+                f"{len(self.deleted)} deleted; {self.chunks} passages")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from viqa.api.deps import PipelineDep, ReadAuth, SettingsDep, checked_collection, checked_question
-from viqa.api.errors import ERROR_RESPONSES
-from viqa.api.schemas import ASK_EXAMPLE, SEARCH_EXAMPLE, AskRequest, SearchRequest
 
-from viqa.schemas import AskOut, SearchOut
+from viqa.api.deps import PipelineDep, ReadAuth, SettingsDep, checked_collection, checked_count, checked_question
+from viqa.api.errors import ERROR_RESPONSES
+from viqa.api.schemas import ASK_EXAMPLE, SEARCH_EXAMPLE, AskOut, AskRequest, SearchOut, SearchRequest
 
 router = APIRouter(prefix="/v1", tags=["questions"], responses=ERROR_RESPONSES)
 
@@ -20,11 +19,13 @@ def _example(example: dict) -> dict:
 def ask(body: AskRequest, pipeline: PipelineDep, api: SettingsDep, _: ReadAuth) -> AskOut:
     """The exact answer span with its citations, or ``answer: null`` with a message when the documents do not say."""
     question = checked_question(body.question, api.max_query_chars)
-    return pipeline.ask(question, checked_collection(body.collection), body.top_k)
+    top_k = checked_count(body.top_k, api.max_top_k, "top_k")
+    return AskOut.from_answer(pipeline.answer(question, checked_collection(body.collection), top_k))
 
 
 @router.post("/search", response_model=SearchOut, responses=_example(SEARCH_EXAMPLE))
 def search(body: SearchRequest, pipeline: PipelineDep, api: SettingsDep, _: ReadAuth) -> SearchOut:
     """The best passages for a query, with scores and offsets into the original documents."""
     query = checked_question(body.query, api.max_query_chars)
-    return pipeline.search(query, checked_collection(body.collection), body.k)
+    k = checked_count(body.k, api.max_top_k, "k")
+    return SearchOut.from_search(pipeline.search(query, checked_collection(body.collection), k))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from viqa.api.deps import PipelineDep, ReadAuth, SettingsDep, checked_collection, checked_question
+
+from viqa.api.deps import PipelineDep, ReadAuth, SettingsDep, checked_collection, checked_count, checked_question
 from viqa.api.errors import ERROR_RESPONSES
 from viqa.api.schemas import ChatRequest, ChatResponse
 from viqa.api.serial import SerialPipeline
 from viqa.api.sse import SSE_HEADERS, sse_event
-from viqa.qa.followup import resolve_followup
-
 from viqa.errors import InputError
+from viqa.qa.followup import resolve_followup
+from viqa.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["chat"], responses=ERROR_RESPONSES)
 
@@ -32,22 +34,22 @@ _SSE_EXAMPLE = (
 
 def answer_conversation(
     pipeline: SerialPipeline, messages: list[tuple[str, str]], collection: str | None, top_k: int | None,
-    max_chars: int,
+    api: Settings,
 ) -> ChatResponse:
     """Answer the last (role, text) message, which must be the user's, resolved against the user's earlier ones."""
     if messages[-1][0] != "user":
         raise InputError("the last message must be the user's question")
     questions = [text for role, text in messages if role == "user"]
-    question = checked_question(questions[-1], max_chars)
-    resolved = checked_question(resolve_followup(questions[:-1], question), max_chars)
-    out = pipeline.ask(resolved, checked_collection(collection), top_k)
-    return ChatResponse.from_ask(out, resolved)
+    question = checked_question(questions[-1], api.max_query_chars)
+    resolved = checked_question(resolve_followup(questions[:-1], question), api.max_query_chars)
+    answer = pipeline.answer(resolved, checked_collection(collection), checked_count(top_k, api.max_top_k, "top_k"))
+    return ChatResponse.from_answer_to(answer, resolved)
 
 
 def chat_events(result: ChatResponse) -> Iterator[str]:
     """The SSE stream of a chat answer: ``citations``, then ``answer``, then ``done``."""
     yield sse_event(
-        {"citations": [c.model_dump() for c in result.citations],
+        {"citations": [asdict(c) for c in result.citations],
          "answer_span": None if result.answer_span is None else result.answer_span.model_dump()},
         "citations",
     )
@@ -69,7 +71,7 @@ def chat(
 ) -> ChatResponse | StreamingResponse:
     """Answer the last user message; with ``stream: true`` the answer comes as Server-Sent Events."""
     messages = [(m.role, m.content) for m in body.messages]
-    result = answer_conversation(pipeline, messages, body.collection, body.top_k, api.max_query_chars)
+    result = answer_conversation(pipeline, messages, body.collection, body.top_k, api)
     if not body.stream:
         return result
     return StreamingResponse(chat_events(result), media_type="text/event-stream", headers=SSE_HEADERS)

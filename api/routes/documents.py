@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+
 from viqa.api.deps import (
     IndexOpsDep,
     JobsDep,
@@ -18,6 +19,7 @@ from viqa.api.deps import (
     WriteAuth,
 )
 from viqa.api.errors import ERROR_RESPONSES, ApiError, ErrorOut
+from viqa.api.jobs import Job
 from viqa.api.schemas import (
     NAME_PATTERN,
     CollectionList,
@@ -25,12 +27,10 @@ from viqa.api.schemas import (
     DocumentOut,
     DocumentSummary,
     DocumentUpload,
-    JobOut,
 )
 from viqa.api.uploads import document_from_file, document_from_json
-from viqa.index.store import Collection, list_collections, validate_name
-
 from viqa.errors import InputError, NotFoundError
+from viqa.index.store import Collection, list_collections, validate_name
 from viqa.types import Document
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=ERROR_RESPONSES)
@@ -131,14 +131,14 @@ async def _uploaded_documents(request: Request) -> list[Document]:
 @router.post(
     "/collections/{name}/documents",
     status_code=202,
-    response_model=JobOut,
+    response_model=Job,
     openapi_extra=_UPLOAD_BODY,
     responses={415: {"model": ErrorOut, "description": "Unsupported Media Type"}},
 )
 async def upload_documents(
     name: CollectionName, _: WriteAuth, request: Request, response: Response, pipeline: PipelineDep,
     settings: SettingsDep, jobs: JobsDep, ops: IndexOpsDep,
-) -> JobOut:
+) -> Job:
     """Queue the indexing of uploaded documents (same id: replaced; same content: skipped). Poll the job."""
     collection = Collection(settings.collections_dir, name)
     documents = await _uploaded_documents(request)
@@ -150,14 +150,14 @@ async def upload_documents(
     embedder = pipeline.embedder
     job = jobs.submit("ingest", collection.name, lambda: ops.ingest(collection, documents, embedder, settings))
     response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return JobOut.from_job(job)
+    return job
 
 
-@router.delete("/collections/{name}/documents/{doc_id}", status_code=202, response_model=JobOut)
+@router.delete("/collections/{name}/documents/{doc_id}", status_code=202, response_model=Job)
 def delete_document(
     name: CollectionName, doc_id: DocId, _: WriteAuth, response: Response, pipeline: PipelineDep,
     settings: SettingsDep, jobs: JobsDep, ops: IndexOpsDep,
-) -> JobOut:
+) -> Job:
     """Queue the removal of a document; 404 at once if the collection has no such document."""
     collection = Collection(settings.collections_dir, name)
     doc_id = validate_name(doc_id, "document")
@@ -165,4 +165,4 @@ def delete_document(
     embedder = pipeline.embedder
     job = jobs.submit("delete", collection.name, lambda: ops.delete(collection, [doc_id], embedder, settings))
     response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return JobOut.from_job(job)
+    return job

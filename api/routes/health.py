@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+
 from viqa.api.deps import StateDep
 from viqa.api.errors import ERROR_RESPONSES, ApiError
 from viqa.api.schemas import HealthOut

@@ -1,7 +1,7 @@
 """OpenAI-compatible ``POST /v1/chat/completions`` (plain and streamed), so OpenAI clients work unchanged.
 
-The answer is the message content; citations, confidence and the resolved question are in the extra
-top-level field ``viqa`` of the completion (and of the last streamed chunk that has choices).
+The answer is the message content; viqa's whole answer (citations, confidence, the resolved question) is in
+the extra top-level field ``viqa`` of the completion (and of the last streamed chunk that has choices).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
+
 from viqa.api.deps import PipelineDep, ReadAuth, SettingsDep
 from viqa.api.errors import ERROR_RESPONSES
 from viqa.api.routes.chat import answer_conversation
@@ -27,11 +28,9 @@ from viqa.api.schemas import (
     ModelCard,
     ModelList,
     Usage,
-    ViqaExtra,
 )
 from viqa.api.sse import SSE_HEADERS, sse_event
-
-from viqa.schemas import NOT_FOUND
+from viqa.types import NOT_FOUND
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
@@ -57,11 +56,6 @@ def _usage(question: str, content: str) -> Usage:
     return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
 
-def _extra(result: ChatResponse) -> ViqaExtra:
-    return ViqaExtra(citations=result.citations, confidence=result.confidence,
-                     resolved_question=result.resolved_question, answer_span=result.answer_span)
-
-
 def _chunk_event(chunk: ChatCompletionChunk) -> str:
     """A chunk as OpenAI sends it: ``finish_reason: null`` kept, empty delta fields and extras left out."""
     data = chunk.model_dump()
@@ -82,7 +76,7 @@ def completion_chunks(result: ChatResponse, completion_id: str, created: int, in
 
     yield chunk([ChunkChoice(delta=ChunkDelta(role="assistant", content=""))])
     yield chunk([ChunkChoice(delta=ChunkDelta(content=content))])
-    yield chunk([ChunkChoice(delta=ChunkDelta(), finish_reason="stop")], viqa=_extra(result))
+    yield chunk([ChunkChoice(delta=ChunkDelta(), finish_reason="stop")], viqa=result)
     if include_usage:
         yield chunk([], usage=_usage(result.resolved_question, content))
     yield sse_event("[DONE]")
@@ -104,7 +98,7 @@ def chat_completions(
 ) -> ChatCompletion | StreamingResponse:
     """An OpenAI chat completion whose content is viqa's answer to the last user message."""
     messages = [(m.role, m.text) for m in body.messages]
-    result = answer_conversation(pipeline, messages, body.collection, body.top_k, api.max_query_chars)
+    result = answer_conversation(pipeline, messages, body.collection, body.top_k, api)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
@@ -113,5 +107,5 @@ def chat_completions(
     content = result.answer if result.answer is not None else (result.message or NOT_FOUND)
     return ChatCompletion(
         id=completion_id, created=created, choices=[Choice(message=AssistantMessage(content=content))],
-        usage=_usage(result.resolved_question, content), viqa=_extra(result),
+        usage=_usage(result.resolved_question, content), viqa=result,
     )

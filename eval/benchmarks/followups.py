@@ -10,17 +10,17 @@ import argparse
 import json
 from pathlib import Path
 
+from viqa.eval.benchmarks.harness import FOLLOWUPS
 from viqa.eval.metrics import exact_match, f1
 from viqa.qa.followup import resolve_followup
 from viqa.qa.pipeline import Pipeline
-
-from viqa.settings import PROJECT_ROOT, get_settings
+from viqa.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dialogues", type=Path, nargs="?",
-                   default=PROJECT_ROOT / "data" / "followups" / "lang-son-followups.jsonl")
+                   default=FOLLOWUPS)
     p.add_argument("--collection", default=None)
     args = p.parse_args(argv)
     pipeline = Pipeline(get_settings()).load(args.collection)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from viqa.eval.benchmarks.harness import SAMPLE_DIR, SHARED
 from viqa.eval.benchmarks.loadtest import read_rss_mb, run_load
 from viqa.eval.evaluate import context_collection
 from viqa.eval.formats import GoldItem, load_gold
@@ -35,11 +37,9 @@ from viqa.eval.metrics import exact_match, f1, percentile
 from viqa.index.ingest import ingest_paths
 from viqa.index.store import Collection, read_meta
 from viqa.qa.pipeline import Pipeline
-
 from viqa.quiet import quiet_model_loading
-from viqa.settings import PROJECT_ROOT, Settings, get_settings
+from viqa.settings import Settings, get_settings
 
-SHARED = PROJECT_ROOT.parent / "shared"
 SYSTEMS = ("viqa", "haystack")
 
 
@@ -186,7 +186,7 @@ def _table(result: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m viqa.eval.benchmarks.haystack", description=__doc__.splitlines()[0])
     p.add_argument("--lang-son", type=Path, default=SHARED / "gold" / "lang-son-dev.jsonl")
-    p.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "data" / "sample")
+    p.add_argument("--corpus", type=Path, default=SAMPLE_DIR)
     p.add_argument("--xquad", type=Path, default=SHARED / "gold" / "xquad-vi-dev.json")
     p.add_argument("--xquad-sample", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from viqa.eval.metrics import percentile
 
+from viqa.eval.metrics import percentile
 from viqa.net import is_loopback
 
 ASK_PATH = "/v1/ask"

@@ -14,18 +14,16 @@ import resource
 import time
 from pathlib import Path
 
+from viqa.eval.benchmarks.harness import SAMPLE_DIR, SHARED
 from viqa.eval.formats import load_gold
 from viqa.eval.metrics import mrr_at_k, normalise_vi, percentile, recall_at_k
 from viqa.index.ingest import ingest_documents, ingest_paths
 from viqa.index.loading import expand_paths
 from viqa.index.store import Collection
 from viqa.qa.retrieval import Retriever
-
 from viqa.quiet import quiet_model_loading
-from viqa.settings import PROJECT_ROOT, get_settings
+from viqa.settings import get_settings
 from viqa.types import Document
-
-SHARED = PROJECT_ROOT.parent / "shared"
 
 
 def _peak_rss_mb() -> float:
@@ -103,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--xquad", type=Path, default=SHARED / "gold" / "xquad-vi-dev.json")
     p.add_argument("--lang-son", type=Path, default=SHARED / "gold" / "lang-son-dev.jsonl")
-    p.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "data" / "sample")
+    p.add_argument("--corpus", type=Path, default=SAMPLE_DIR)
     p.add_argument("--out", type=Path, default=Path("runs/bench/retrieval.json"))
     args = p.parse_args(argv)
     quiet_model_loading()

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from viqa.eval.benchmarks.harness import SAMPLE_DIR, SHARED
 from viqa.eval.benchmarks.loadtest import read_rss_mb
 from viqa.eval.benchmarks.retrieval import fresh_collection
 from viqa.eval.formats import load_gold
@@ -35,13 +37,11 @@ from viqa.index.store import Collection, build_faiss
 from viqa.models.embedder import EMBEDDER_ID
 from viqa.qa.pipeline import Pipeline
 from viqa.qa.retrieval import Retriever, _Loaded
-
 from viqa.quiet import quiet_model_loading
-from viqa.settings import PROJECT_ROOT, Settings, get_settings
+from viqa.settings import Settings, get_settings
 from viqa.text.segment import lexical_tokens, sentence_spans
 from viqa.types import Document
 
-SHARED = PROJECT_ROOT.parent / "shared"
 SENTENCES_PER_CHUNK = 5
 EF_SWEEP = (128, 256, 512, 1024, 2048)  # HNSW efSearch values whose recall and cost are reported
 
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     p.add_argument("--pool", type=int, default=6000, help="distinct sentences to recombine")
     p.add_argument("--ingest-chunks", type=int, default=150, help="synthetic chunks for the ingest-rate slice")
-    p.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "data" / "sample")
+    p.add_argument("--corpus", type=Path, default=SAMPLE_DIR)
     p.add_argument("--train-dir", type=Path, default=SHARED / "train" / "vi-mrc")
     p.add_argument("--gold", type=Path, default=SHARED / "gold" / "lang-son-dev.jsonl")
     p.add_argument("--xquad", type=Path, default=SHARED / "gold" / "xquad-vi-dev.json")

@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+from viqa.eval.benchmarks.harness import SAMPLE_DIR, SHARED
 from viqa.eval.benchmarks.retrieval import fresh_collection
 from viqa.eval.formats import load_gold
 from viqa.eval.metrics import exact_match, f1, percentile
@@ -21,11 +22,8 @@ from viqa.index.ingest import ingest_paths
 from viqa.index.loading import expand_paths
 from viqa.index.store import Collection
 from viqa.qa.pipeline import Pipeline
-
 from viqa.quiet import quiet_model_loading
-from viqa.settings import PROJECT_ROOT, Settings
-
-SHARED = PROJECT_ROOT.parent / "shared"
+from viqa.settings import Settings
 
 # (label, settings changed from the variant before); the first is the state before this work
 VARIANTS: list[tuple[str, dict]] = [
@@ -93,7 +91,7 @@ def bench_answers(variants: list[tuple[str, Settings]], gold: Path, collection: 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m viqa.eval.benchmarks.speed", description=__doc__.splitlines()[0])
     p.add_argument("--gold", type=Path, default=SHARED / "gold" / "lang-son-dev.jsonl")
-    p.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "data" / "sample")
+    p.add_argument("--corpus", type=Path, default=SAMPLE_DIR)
     p.add_argument("--out", type=Path, default=Path("runs/bench/speed.json"))
     args = p.parse_args(argv)
     quiet_model_loading()

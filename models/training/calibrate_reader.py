@@ -3,8 +3,8 @@
 ``python -m viqa.models.training.calibrate_reader`` reads vi-news-squad2-dev (held out of training: 141 answerable,
 337 unanswerable questions), picks a margin threshold whose F1 over all of it is within one standard error
 of the best (the one in use if it is, else the lowest), fits the logistic scale of
-``confidence = sigmoid((margin - threshold) / scale)`` to answer correctness, and writes both into
-``reader.json`` beside the shipped weights.
+``confidence = sigmoid((margin - threshold) / scale)`` to answer correctness, and writes both into the model
+cache, keyed by the weights' digest (``--into-weights``: into the weights' own ``reader.json``, for a release).
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import statistics
 from pathlib import Path
 
 from viqa.eval.metrics import f1
-from viqa.models.reader_model import SHIPPED_CONFIG, ensure_reader_folder
+from viqa.files import write_text_atomic
+from viqa.models.reader_model import SHIPPED_CONFIG, calibration_file, ensure_reader_folder, reader_weights
 from viqa.models.training.reader_data import read_squad
 from viqa.qa.reader import Reader
-
-from viqa.files import write_text_atomic
 from viqa.settings import get_settings
 
 log = logging.getLogger("calibrate_reader")
@@ -69,14 +68,17 @@ def fit_scale(margins: list[float], correct: list[bool], threshold: float) -> fl
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dev", type=Path, default=Path("../shared/train/vi-mrc/vi-news-squad2-dev.json"))
-    p.add_argument("--weights", type=Path, default=None, help="Folder with reader.safetensors (default: shipped).")
+    p.add_argument("--weights", type=Path, default=None, help="Folder with reader.safetensors (default: in use).")
+    p.add_argument("--into-weights", action="store_true",
+                   help="Write into the weights' reader.json (for a release) instead of the model cache.")
     p.add_argument("--keep", type=float, default=None,
                    help="Keep this threshold if dev F1 cannot tell it from the best (default: the one in reader.json).")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = get_settings()
-    weights = args.weights or settings.reader_weights
-    reader = Reader.from_settings(settings, ensure_reader_folder(weights, settings.model_cache), quantize=False).load()
+    weights = args.weights or reader_weights(settings)
+    folder = ensure_reader_folder(weights, settings.model_cache)
+    reader = Reader.from_settings(settings, folder, reader_quantize=False).load()
     examples = read_squad(args.dev, "dev")
     results = reader.read([(e.question, e.context) for e in examples])
     margins, span_f1, answerable = [], [], []
@@ -85,8 +87,9 @@ def main(argv: list[str] | None = None) -> None:
         answer = ex.context[res.spans[0].start : res.spans[0].end] if res.spans else None
         span_f1.append(f1(answer, [ex.answer]) if ex.answer else 0.0)
         answerable.append(ex.is_answerable)
-    meta_path = weights / SHIPPED_CONFIG
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    shipped = weights / SHIPPED_CONFIG
+    meta_path = shipped if args.into_weights else calibration_file(weights, settings.model_cache)
+    meta = json.loads(shipped.read_text()) if shipped.is_file() else {}
     keep = args.keep if args.keep is not None else meta.get("calibration", {}).get("null_threshold")
     threshold, score = best_threshold(margins, span_f1, answerable, keep)
     # confidence = P(the best span is a right answer); an abstention reports 1 - that

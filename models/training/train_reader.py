@@ -18,10 +18,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from viqa.files import write_text_atomic
 from viqa.models.reader_model import FROZEN_PREFIX, build_untrained, export_shipped, make_windows, span_labels
 from viqa.models.training.reader_data import QAExample, load_training_examples
-
-from viqa.files import write_text_atomic
+from viqa.settings import get_settings
 
 log = logging.getLogger("train_reader")
 HELD_OUT = "vi-news-squad2-dev"
@@ -43,8 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help='Also ask this many "gì" questions a paragraph about the noun phrase a verb takes.')
     p.add_argument("--synthetic-dates", action="store_true",
                    help='Ask a date as one target, in situ and with "khi nào" ("năm 1985"), not as a number.')
-    p.add_argument("--max-length", type=int, default=256)
-    p.add_argument("--stride", type=int, default=96)
+    windows = get_settings()  # the windows the reader reads are the windows it is trained on
+    p.add_argument("--max-length", type=int, default=windows.reader_max_length, help="Tokens per window.")
+    p.add_argument("--stride", type=int, default=windows.reader_stride, help="Tokens two windows share.")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--accumulate", type=int, default=1)
     p.add_argument("--lr", type=float, default=1e-4)
@@ -153,9 +154,8 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, step: int, plan: di
 def main(argv: list[str] | None = None) -> None:
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
-    from viqa.models.base_encoder import ensure_base_encoder
 
-    from viqa.settings import get_settings
+    from viqa.models.base_encoder import ensure_base_encoder
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.init is not None:
         from transformers import BertForQuestionAnswering
+
         from viqa.models.reader_model import ensure_reader_folder
 
         start_from = ensure_reader_folder(args.init, get_settings().model_cache)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from api_fakes import REMOTE, FakeIndex, FakePipeline, running
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from viqa.api.main import create_app
 
+from tests.fakes import REMOTE, FakeIndex, FakePipeline, running
+from viqa.api.main import create_app
 from viqa.settings import Settings
 
 

@@ -18,15 +18,15 @@ from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
-from api_fakes import FakeIndex, FakePipeline, make_document
 from fastapi import FastAPI
-from viqa.api.main import create_app
 
-from viqa.settings import PROJECT_ROOT, Settings
+from tests.fakes import FakeIndex, FakePipeline, make_document
+from tests.paths import SAMPLE
+from viqa.api.main import create_app
+from viqa.settings import Settings
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install -e '.[test]'")
 
-SAMPLE = PROJECT_ROOT / "data" / "sample" / "lang-son-bao-cao-kt-xh-thang-11-2023.txt"
 DOC_ID = "lang-son-bao-cao-kt-xh-thang-11-2023"
 TITLE = "Báo cáo tình hình kinh tế - xã hội tỉnh Lạng Sơn tháng 11 năm 2023"
 QUESTION = "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt bao nhiêu?"

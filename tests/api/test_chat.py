@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from api_fakes import REPORT_TEXT, FakePipeline
 from fastapi.testclient import TestClient
+
+from tests.fakes import REPORT_TEXT, FakePipeline
 
 EXPORTS = "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?"
 

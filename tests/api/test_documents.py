@@ -6,12 +6,12 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from api_fakes import REPORT_TEXT, FakeIndex, FakePipeline, running, wait_for_job
 from fastapi.testclient import TestClient
+
+from tests.fakes import REPORT_TEXT, FakeIndex, FakePipeline, running, wait_for_job
 from viqa.api.main import create_app
 from viqa.index.store import Collection
 from viqa.qa.retrieval import Retriever
-
 from viqa.settings import Settings
 
 UPLOAD = "/v1/collections/default/documents"

@@ -6,9 +6,9 @@ import logging
 import threading
 
 import pytest
-from api_fakes import FakePipeline, running
-from viqa.api.main import create_app
 
+from tests.fakes import FakePipeline, running
+from viqa.api.main import create_app
 from viqa.settings import Settings
 
 

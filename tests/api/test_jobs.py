@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from api_fakes import FakeIndex, wait_for_job
 from fastapi.testclient import TestClient
+
+from tests.fakes import FakeIndex, wait_for_job
 from viqa.api.jobs import JobRegistry
 from viqa.api.serial import SharedEmbedder
-from viqa.index.ingest import IngestReport
-
 from viqa.errors import InputError
+from viqa.index.ingest import IngestReport
 
 UPLOAD = "/v1/collections/default/documents"
 

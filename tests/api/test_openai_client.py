@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import openai
 import pytest
 import uvicorn
-from api_fakes import REPORT_TEXT
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from tests.fakes import REPORT_TEXT
 
 EXPORTS = "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?"
 

@@ -16,8 +16,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from viqa.api.main import create_app
 
+from viqa.api.main import create_app
 from viqa.settings import Settings
 
 
@@ -61,7 +61,7 @@ def test_no_generated_request_gets_a_server_error(
 def test_the_openapi_schema_has_examples_and_the_error_shape(client) -> None:
     spec = client.get("/openapi.json").json()
     components = spec["components"]["schemas"]
-    for model in ("AskRequest", "SearchRequest", "ChatRequest", "ChatCompletionRequest", "ChatResponse", "JobOut"):
+    for model in ("AskRequest", "SearchRequest", "ChatRequest", "ChatCompletionRequest", "ChatResponse", "Job"):
         assert components[model].get("examples"), model
     ask = spec["paths"]["/v1/ask"]["post"]["responses"]
     assert ask["200"]["content"]["application/json"]["example"]["answer"]

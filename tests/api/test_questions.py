@@ -1,18 +1,19 @@
-"""POST /v1/ask and /v1/search answer with exactly viqa.schemas.AskOut / SearchOut, computed from the request."""
+"""POST /v1/ask and /v1/search answer with exactly the wire forms AskOut / SearchOut of the pipeline's answer."""
 
 from __future__ import annotations
 
-from api_fakes import REPORT_TEXT, FakePipeline
 from fastapi.testclient import TestClient
 
-from viqa.schemas import NOT_FOUND, AskOut, SearchOut
+from tests.fakes import REPORT_TEXT, FakePipeline
+from viqa.api.schemas import AskOut, SearchOut
+from viqa.types import NOT_FOUND
 
 
 def test_ask_returns_the_same_json_as_viqa_ask_json(client: TestClient, fake_pipeline: FakePipeline) -> None:
     question = "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?"
     response = client.post("/v1/ask", json={"question": question})
     assert response.status_code == 200
-    expected = fake_pipeline.ask(question)
+    expected = AskOut.from_answer(fake_pipeline.answer(question))
     assert AskOut.model_validate(response.json()) == expected
     assert set(response.json()) == set(AskOut.model_fields)
 
@@ -47,7 +48,8 @@ def test_ask_abstains_with_a_message_when_the_documents_do_not_say(client: TestC
 def test_search_returns_the_same_json_as_viqa_search_json(client: TestClient, fake_pipeline: FakePipeline) -> None:
     response = client.post("/v1/search", json={"query": "đàn trâu", "k": 2})
     assert response.status_code == 200
-    assert SearchOut.model_validate(response.json()) == fake_pipeline.search("đàn trâu", None, 2)
+    expected = SearchOut.from_search(fake_pipeline.search("đàn trâu", None, 2))
+    assert SearchOut.model_validate(response.json()) == expected
     passages = response.json()["passages"]
     assert 1 <= len(passages) <= 2 and "trâu" in passages[0]["text"]
     assert all(REPORT_TEXT[p["char_start"]:p["char_end"]] == p["text"] for p in passages)

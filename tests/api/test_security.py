@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from api_fakes import LOOPBACK, REMOTE, FakeIndex, running, wait_for_job
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from tests.fakes import LOOPBACK, REMOTE, FakeIndex, running, wait_for_job
 
 UPLOAD = "/v1/collections/default/documents"
 DOC = {"doc_id": "gia-xang", "text": "Giá xăng tháng 11 là 23 nghìn đồng."}

@@ -7,8 +7,8 @@ import logging
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from viqa.api.server import run
 
+from viqa.api.server import run
 from viqa.settings import Settings, get_settings
 
 

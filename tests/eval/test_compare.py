@@ -7,11 +7,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+
+from viqa.errors import InputError
 from viqa.eval.compare import compare_runs, format_comparison
 from viqa.eval.runner import ItemResult
 from viqa.eval.summary import summarize
-
-from viqa.errors import InputError
 
 
 def _row(qid: str, prediction: str | None, em: float, f1: float, golds: tuple[str, ...] = ("168ha",)) -> ItemResult:

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from viqa.eval.formats import GoldItem, load_gold
 
 from viqa.errors import InputError
+from viqa.eval.formats import GoldItem, load_gold
 
 SQUAD = {
     "version": "1.1",

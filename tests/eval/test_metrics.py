@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from viqa.eval.metrics import exact_match, f1, mrr_at_k, normalise_squad, normalise_vi, percentile, recall_at_k
 
 

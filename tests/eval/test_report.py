@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from viqa.eval.report import (
     expected_calibration_error,
     histogram,

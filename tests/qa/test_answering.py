@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 
+from tests.paths import SAMPLE
 from viqa.index.chunking import chunk_document
 from viqa.qa.answering import citation_for, confidence, rank_candidates, same_answer
 from viqa.qa.focus import View, focus
 from viqa.qa.reader import ReadResult
 from viqa.qa.spans import Span
-
-from tests.conftest import SAMPLE
 from viqa.types import Document, Hit
 
 TEXT = SAMPLE.read_text(encoding="utf-8")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from viqa.qa.fusion import fuse_minmax, fuse_rrf, minmax
 
 

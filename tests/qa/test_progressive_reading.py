@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from viqa.index.ingest import ingest_paths
 from viqa.index.store import Collection
 from viqa.qa.pipeline import Pipeline

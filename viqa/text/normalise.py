@@ -51,6 +51,16 @@ def normalise_for_matching(text: str) -> str:
     return unify_tone_marks(unicodedata.normalize("NFC", text)).lower()
 
 
+# punctuation goes, except . and , between digits ("1,5" != "15"; "47.063,06" stays one token)
+_PUNCT = re.compile(r"(?<!\d)[.,](?!\d)|(?<=\d)[.,](?!\d)|(?<!\d)[.,](?=\d)|[^\w\s.,]")
+
+
+def normalise_vi(text: str) -> str:
+    """Two answers are the same answer when this is equal: matching-normalised, punctuation out (number
+    separators kept), single spaces."""
+    return " ".join(_PUNCT.sub(" ", normalise_for_matching(text)).split())
+
+
 @dataclass
 class MappedText:
     """Text built piece by piece from an original string: ``text[i]`` came from ``original[start[i]:end[i]]``."""

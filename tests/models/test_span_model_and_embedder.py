@@ -1,13 +1,15 @@
-"""ONNX Runtime gives the same vectors and spans as torch, and its exported files are reused."""
+"""The models' runtimes: ONNX Runtime gives the same vectors and spans as torch, and its exported files are reused."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from viqa.models.embedder import Embedder
 from viqa.models.onnx_export import ensure_onnx
-from viqa.models.reader_model import ensure_reader_folder
-from viqa.qa.reader import INT8_KEEP_FP32, Reader
+from viqa.models.reader_model import ensure_reader_folder, reader_weights
+from viqa.models.span_model import INT8_KEEP_FP32, SpanModel
+from viqa.qa.reader import Reader
 
 pytestmark = pytest.mark.slow
 
@@ -25,16 +27,16 @@ def test_onnx_and_torch_embedders_give_the_same_vectors(settings) -> None:
 
 @pytest.mark.parametrize("quantize", [False, True])
 def test_onnx_reader_finds_the_same_answer_as_torch(settings, quantize: bool) -> None:
-    folder = ensure_reader_folder(settings.reader_weights, settings.model_cache)
-    results = [Reader(folder, runtime=rt, quantize=quantize).load().read([(QUESTION, CONTEXT)])[0]
-               for rt in ("onnx", "torch")]
+    folder = ensure_reader_folder(reader_weights(settings), settings.model_cache)
+    results = [Reader.from_settings(settings, folder, reader_runtime=rt, reader_quantize=quantize).load()
+               .read([(QUESTION, CONTEXT)])[0] for rt in ("onnx", "torch")]
     assert [CONTEXT[r.spans[0].start : r.spans[0].end] for r in results] == ["440 triệu USD"] * 2
     if not quantize:  # int8 differs between the two runtimes; fp32 must not
         assert abs(results[0].margin - results[1].margin) < 1e-3
 
 
 def test_the_onnx_export_is_written_once_and_reused(settings) -> None:
-    folder = ensure_reader_folder(settings.reader_weights, settings.model_cache)
+    folder = ensure_reader_folder(reader_weights(settings), settings.model_cache)
     first = ensure_onnx(folder, "qa", quantize=True, keep_fp32=INT8_KEEP_FP32)
     mtime = first.stat().st_mtime_ns
     again = ensure_onnx(folder, "qa", quantize=True, keep_fp32=INT8_KEEP_FP32)
@@ -46,4 +48,4 @@ def test_an_unknown_runtime_is_refused(settings) -> None:
     with pytest.raises(ValueError, match="runtime"):
         Embedder(settings.model_cache, runtime="tensorrt")
     with pytest.raises(ValueError, match="runtime"):
-        Reader(settings.model_cache, runtime="tensorrt")
+        SpanModel(settings.model_cache, threads=2, quantize=False, runtime="tensorrt", batch_size=16)

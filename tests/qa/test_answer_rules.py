@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from viqa.qa.spans import best_spans, snap
 
 OFFSETS = [None, None, (0, 4), (4, 10), (10, 14), (14, 18), None]  # [CLS] q [SEP] c1 c2 c3 c4 [SEP]
@@ -48,7 +49,7 @@ def test_snapping_keeps_separators_that_are_not_inside_a_number() -> None:
 
 
 def test_an_answer_to_bao_nhieu_n_takes_the_counted_noun_that_follows_the_number() -> None:
-    from viqa.qa.spans import extend_to_counted_noun
+    from viqa.qa.answer_rules import extend_to_counted_noun
 
     def extended(question: str, text: str, answer: str) -> str:
         s = text.index(answer)
@@ -66,7 +67,7 @@ def test_an_answer_to_bao_nhieu_n_takes_the_counted_noun_that_follows_the_number
 
 
 def test_a_quantity_answer_stops_at_the_next_clause() -> None:
-    from viqa.qa.spans import trim_to_quantity
+    from viqa.qa.answer_rules import trim_to_quantity
 
     text = "đá các loại 3.771,41 nghìn m³, đạt 86,5%, tăng 0,1%."
     s = text.index("3.771,41")
@@ -75,7 +76,7 @@ def test_a_quantity_answer_stops_at_the_next_clause() -> None:
 
 
 def test_a_quantity_answer_stops_before_a_second_number_joined_by_va() -> None:
-    from viqa.qa.spans import trim_to_quantity
+    from viqa.qa.answer_rules import trim_to_quantity
 
     text = "trồng mới 164,8ha và 3,2ha cây ăn quả và cây dược liệu"
     s = text.index("164,8ha")
@@ -87,7 +88,7 @@ def test_a_quantity_answer_stops_before_a_second_number_joined_by_va() -> None:
 
 
 def test_a_quantity_answer_drops_the_subject_the_question_restates() -> None:
-    from viqa.qa.spans import drop_restated_subject
+    from viqa.qa.answer_rules import drop_restated_subject
 
     question = "Trong tháng có bao nhiêu người nộp hồ sơ hưởng bảo hiểm thất nghiệp?"
     text = "Trong tháng, số người nộp hồ sơ hưởng bảo hiểm thất nghiệp là 700 người tăng 20,27%"
@@ -102,7 +103,7 @@ def test_a_quantity_answer_drops_the_subject_the_question_restates() -> None:
 
 
 def test_a_quantity_question_is_not_answered_with_a_date() -> None:
-    from viqa.qa.spans import is_date_for_a_quantity
+    from viqa.qa.answer_rules import is_date_for_a_quantity
 
     text = "Tết Nguyên đán năm 2024 có 3.000 người tham gia; tháng 11 làm chết 18 người; năm học 2023-2024."
 
@@ -120,7 +121,7 @@ def test_a_quantity_question_is_not_answered_with_a_date() -> None:
 
 
 def test_a_quantity_question_is_not_answered_without_a_number() -> None:
-    from viqa.qa.spans import has_no_quantity
+    from viqa.qa.answer_rules import has_no_quantity
 
     text = "Trong tháng, số người nộp hồ sơ là 700 người; ba đội và hai đội khác."
     asks = "Trong tháng có bao nhiêu người nộp hồ sơ?"
@@ -135,7 +136,7 @@ def test_a_quantity_question_is_not_answered_without_a_number() -> None:
 
 
 def test_question_words_around_a_span_are_counted_once_each() -> None:
-    from viqa.qa.spans import question_words_around
+    from viqa.qa.answer_rules import question_words_around
 
     text = "Doanh thu trong tháng đạt 135,7 tỷ đồng. Lũy kế 11 tháng, doanh thu du lịch ước đạt 2.999 tỷ đồng."
     question = "Doanh thu du lịch 11 tháng ước đạt bao nhiêu?"
@@ -151,7 +152,8 @@ def test_question_words_around_a_span_are_counted_once_each() -> None:
 
 
 def test_reranking_prefers_the_figure_whose_neighbours_repeat_the_question() -> None:
-    from viqa.qa.spans import Span, rerank_by_context
+    from viqa.qa.answer_rules import rerank_by_context
+    from viqa.qa.spans import Span
 
     text = "Doanh thu trong tháng đạt 135,7 tỷ đồng. Lũy kế 11 tháng, doanh thu du lịch ước đạt 2.999 tỷ đồng."
     question = "Doanh thu du lịch 11 tháng ước đạt bao nhiêu?"

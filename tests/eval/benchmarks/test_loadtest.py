@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from viqa.eval.benchmarks.loadtest import Tally, check_url, is_loopback, load_questions, main, run_load, summarise
 
 

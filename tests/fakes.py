@@ -1,4 +1,5 @@
-"""Fakes for the API tests: a pipeline that answers from a few sentences, index writers that embed nothing."""
+"""The tests' fakes: an embedder of syllables, a pipeline that answers from a few sentences, index writers that
+embed nothing."""
 
 from __future__ import annotations
 
@@ -13,16 +14,14 @@ from types import SimpleNamespace
 import numpy as np
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from viqa.api.jobs import IndexOps
-from viqa.index.ingest import IngestReport
+from viqa.errors import NotFoundError
 from viqa.index.store import Collection
 from viqa.qa.retrieval import validate_query
-
-from viqa.errors import NotFoundError
-from viqa.schemas import AskOut, PassageOut, SearchOut
 from viqa.settings import Settings
 from viqa.text.segment import syllables
-from viqa.types import Answer, Chunk, Citation, Document, Hit
+from viqa.types import Answer, Chunk, Citation, Document, Hit, IngestReport, Search
 
 LOOPBACK = ("127.0.0.1", 50000)
 REMOTE = ("203.0.113.7", 50000)
@@ -45,10 +44,29 @@ def make_document(doc_id: str, text: str, title: str | None = None) -> Document:
 
 
 class FakeEmbedder:
-    dim = 4
+    """Bag-of-syllables random projection: deterministic, instant, and similar texts get similar vectors."""
+
+    id = "fake-syllable-projection"
+    dim = 384
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def load(self) -> FakeEmbedder:
+        return self
+
+    @staticmethod
+    def _vector(text: str) -> np.ndarray:
+        v = np.zeros(FakeEmbedder.dim, dtype=np.float32)
+        for syl in syllables(text):
+            seed = int.from_bytes(hashlib.sha1(syl.encode()).digest()[:4], "little")
+            v += np.random.default_rng(seed).standard_normal(FakeEmbedder.dim).astype(np.float32)
+        norm = np.linalg.norm(v)
+        return v / norm if norm else v
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        return np.ones((len(texts), self.dim), dtype=np.float32)
+        self.calls += len(texts)
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self.encode_passages(texts)
@@ -91,7 +109,7 @@ class FakePipeline:
                     scored.append((score, doc, start, m.end()))
         return sorted(scored, key=lambda s: -s[0])
 
-    def search(self, query: str, collection: str | None = None, k: int | None = None) -> SearchOut:
+    def search(self, query: str, collection: str | None = None, k: int | None = None) -> Search:
         query = validate_query(query, self.settings.max_query_chars)
         hits = []
         for score, doc, start, end in self._ranked(query, collection)[: 5 if k is None else k]:
@@ -99,24 +117,22 @@ class FakePipeline:
             chunk = Chunk(f"{doc.doc_id}:{start}", doc.doc_id, text, text, tuple(range(start, end)),
                           tuple(range(start + 1, end + 1)), start, end, doc.title)
             hits.append(Hit(chunk, float(score), None, float(score)))
-        return SearchOut(query=query, collection=collection or "default",
-                         passages=[PassageOut.from_hit(i, h) for i, h in enumerate(hits, start=1)],
-                         timings_ms={"retrieve": 1.0})
+        return Search(query, collection or "default", tuple(hits), {"retrieve": 1.0})
 
-    def ask(self, question: str, collection: str | None = None, top_k: int | None = None) -> AskOut:
+    def answer(self, question: str, collection: str | None = None, top_k: int | None = None) -> Answer:
         question = validate_query(question, self.settings.max_query_chars)
         self.asked.append((question, collection, top_k))
         ranked = self._ranked(question, collection)
         if not ranked or ranked[0][0] < 2 or not _AMOUNT.search(ranked[0][1].text[ranked[0][2]:ranked[0][3]]):
-            return AskOut.from_answer(Answer(None, 0.9, (), {"total": 1.0}))
+            return Answer(None, 0.9, (), {"total": 1.0})
         score, doc, start, end = ranked[0]
         amount = _AMOUNT.search(doc.text, start, end)
         assert amount is not None
         citation = Citation(doc.doc_id, doc.title, f"{doc.doc_id}:{start}", amount.start(), amount.end(),
                             doc.text[start:end], start, end)
         wanted = set(syllables(question)) - _NOT_CONTENT
-        return AskOut.from_answer(Answer(amount.group(), min(1.0, score / max(len(wanted), 1)), (citation,),
-                                         {"retrieve": 1.0, "read": 2.0, "total": 3.0}))
+        return Answer(amount.group(), min(1.0, score / max(len(wanted), 1)), (citation,),
+                      {"retrieve": 1.0, "read": 2.0, "total": 3.0})
 
 
 class FakeIndex:

@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from viqa.models.reader_model import FROZEN_PREFIX, SHIPPED_CONFIG, SHIPPED_WEIGHTS
 from viqa.models.training.train_reader import featurize, length_grouped_batches, main, parse_args, training_examples
 
@@ -49,6 +50,7 @@ def test_length_grouped_batches_cover_every_window_once_with_little_padding() ->
 @pytest.mark.slow
 def test_windows_are_labelled_on_the_answer_tokens(settings) -> None:
     from transformers import AutoTokenizer
+
     from viqa.models.base_encoder import ensure_base_encoder
     from viqa.models.training.reader_data import load_training_examples
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from viqa.qa.followup import focus_of, resolve_followup
 
 EXPORTS = "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?"

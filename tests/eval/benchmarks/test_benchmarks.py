@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import numpy as np
+
 from viqa.eval.benchmarks.scale import SENTENCES_PER_CHUNK, synthesise
 from viqa.eval.benchmarks.speed import VARIANTS, variant_settings
-
 from viqa.settings import Settings
 
 

@@ -1,0 +1,144 @@
+"""The reader: each step of its chain on hand-made windows and fake logits, then the shipped weights, which
+rebuild into a working reader without any network access."""
+
+from __future__ import annotations
+
+import math
+import socket
+
+import numpy as np
+import pytest
+
+from viqa.models.reader_model import SHIPPED_WEIGHTS, Windows, ensure_reader_folder, reader_calibration, reader_weights
+from viqa.qa.reader import Decoded, Reader, decode_spans, rank_spans
+from viqa.settings import Settings
+
+CONTEXT = "Tổng kim ngạch tháng 11 ước đạt 440 triệu USD, trong đó xuất khẩu 280 triệu USD."
+QUESTION = "Tổng kim ngạch tháng 11 ước đạt bao nhiêu?"
+
+
+def _words(text: str) -> list[tuple[int, int]]:
+    """Whitespace-separated words as token offsets: a stand-in for the tokenizer's offset mapping."""
+    import re
+
+    return [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+
+
+def _window(text: str, question_tokens: int = 3) -> list[tuple[int, int] | None]:
+    """[CLS], the question's tokens and [SEP] outside the context (None), then the context's words."""
+    return [None] * (question_tokens + 2) + _words(text)
+
+
+def _logits(offsets: list, best: dict[int, float], null: float = 0.0) -> np.ndarray:
+    """Low logits everywhere, ``null`` at [CLS], and the given value at the given token positions."""
+    out = np.full(len(offsets), -10.0)
+    out[0] = null
+    for pos, value in best.items():
+        out[pos] = value
+    return out
+
+
+def _token_of(offsets: list, text: str, word: str) -> int:
+    start = text.index(word)
+    return next(i for i, o in enumerate(offsets) if o is not None and o[0] == start)
+
+
+def test_decode_spans_snaps_a_figure_to_its_magnitude_and_unit() -> None:
+    offsets = _window(CONTEXT)
+    start = end = _token_of(offsets, CONTEXT, "440")
+    windows = Windows([[0] * len(offsets)], [0], [offsets])
+    (decoded,) = decode_spans([(QUESTION, CONTEXT)], windows, [_logits(offsets, {start: 5.0})],
+                              [_logits(offsets, {end: 5.0})], max_answer_tokens=30, per_window=6)
+    best = max(decoded.found, key=decoded.found.__getitem__)
+    assert CONTEXT[best[0] : best[1]] == "440 triệu USD"  # "triệu USD" after the number is attached
+    assert decoded.found[best] == pytest.approx(10.0) and decoded.null_score == pytest.approx(0.0)
+
+
+def test_an_answer_found_in_two_windows_keeps_its_best_score_and_the_lowest_null() -> None:
+    offsets = _window(CONTEXT)
+    start, end = _token_of(offsets, CONTEXT, "440"), _token_of(offsets, CONTEXT, "USD,")
+    windows = Windows([[0] * len(offsets)] * 2, [0, 0], [offsets, offsets])
+    starts = [_logits(offsets, {start: 2.0}, null=1.0), _logits(offsets, {start: 4.0}, null=-1.0)]
+    ends = [_logits(offsets, {end: 2.0}), _logits(offsets, {end: 4.0})]
+    (decoded,) = decode_spans([(QUESTION, CONTEXT)], windows, starts, ends, max_answer_tokens=30, per_window=6)
+    span = (CONTEXT.index("440"), CONTEXT.index("USD,") + 3)
+    assert decoded.found[span] == pytest.approx(8.0)
+    assert decoded.null_score == pytest.approx(-1.0)  # the second window's [CLS] start + end: -1 + 0
+
+
+def test_the_answer_rules_drop_a_date_given_for_a_quantity() -> None:
+    text = "Năm 2023 tỉnh có 120 nghìn con trâu."
+    question = "Tỉnh có bao nhiêu con trâu?"
+    offsets = _window(text)
+    year, count = _token_of(offsets, text, "2023"), _token_of(offsets, text, "120")
+    windows = Windows([[0] * len(offsets)], [0], [offsets])
+    starts = [_logits(offsets, {year: 6.0, count: 3.0})]
+    ends = [_logits(offsets, {year: 6.0, count + 1: 3.0})]
+    (decoded,) = decode_spans([(question, text)], windows, starts, ends, max_answer_tokens=30, per_window=6)
+    answers = {text[s:e] for s, e in decoded.found}
+    assert "2023" not in answers and "120 nghìn con" in answers
+
+
+def test_rank_spans_keeps_the_top_spans_best_first_and_no_span_means_no_margin() -> None:
+    found = {(0, 5): 1.0, (10, 15): 3.0, (20, 25): 2.0}
+    result = rank_spans("q", "x" * 30, Decoded(found, 0.5), top_n=2, context_words=0, context_weight=0.0)
+    assert [(s.start, s.end) for s in result.spans] == [(10, 15), (20, 25)]
+    assert result.margin == pytest.approx(2.5)
+    assert rank_spans("q", "", Decoded({}, 0.5), 3, 0, 0.0).margin == -math.inf
+
+
+def test_a_stride_of_half_the_window_is_refused(settings: Settings) -> None:
+    bad = settings.model_copy(update={"reader_max_length": 128, "reader_stride": 64})
+    with pytest.raises(ValueError, match="stride"):
+        Reader(model=None, settings=bad)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted in an offline test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_shipped_weights_are_small_and_calibrated(settings) -> None:
+    size_mb = (reader_weights(settings) / SHIPPED_WEIGHTS).stat().st_size / 2**20
+    assert size_mb <= 60
+    threshold, scale = reader_calibration(reader_weights(settings), settings.model_cache)
+    assert scale > 0 and threshold != 0.0
+
+
+@pytest.mark.slow
+def test_shipped_reader_loads_offline_and_reads_a_figure(settings, no_network) -> None:
+    folder = ensure_reader_folder(reader_weights(settings), settings.model_cache)
+    reader = Reader.from_settings(settings, folder, reader_quantize=False).load()
+    context = "Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt 440 triệu USD, trong đó xuất khẩu 280 triệu USD."
+    (result,) = reader.read([("Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt bao nhiêu?", context)])
+    best = result.spans[0]
+    assert context[best.start : best.end] == "440 triệu USD"
+    assert result.margin > reader_calibration(reader_weights(settings), settings.model_cache)[0]
+
+
+@pytest.mark.slow
+def test_old_and_new_tone_placement_read_alike(settings) -> None:
+    folder = ensure_reader_folder(reader_weights(settings), settings.model_cache)
+    reader = Reader.from_settings(settings, folder, reader_quantize=False).load()
+    question = "Lũy kế 11 tháng, thu từ hóa đơn điện tử đạt bao nhiêu?"
+    new = "Lũy kế 11 tháng, thu ngân sách đạt 6.932,3 tỷ đồng; thu từ hóa đơn điện tử đạt 120 tỷ đồng."
+    old = new.replace("Lũy", "Luỹ").replace("hóa", "hoá")  # the report's own spelling
+    (as_new, as_old) = reader.read([(question, new), (question, old)])
+    assert [(s.start, s.end) for s in as_old.spans] == [(s.start, s.end) for s in as_new.spans]
+    assert as_old.margin == pytest.approx(as_new.margin, abs=1e-4)
+    assert old[as_old.spans[0].start : as_old.spans[0].end] == "120 tỷ đồng"  # offsets into the text as written
+
+
+@pytest.mark.slow
+def test_weights_that_do_not_fit_the_model_are_refused(settings, tmp_path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    (tmp_path / "w").mkdir()
+    save_file({"qa_outputs.weight": torch.zeros(3, 384, dtype=torch.float16)}, str(tmp_path / "w" / SHIPPED_WEIGHTS))
+    with pytest.raises((ValueError, RuntimeError)):
+        ensure_reader_folder(tmp_path / "w", settings.model_cache)
