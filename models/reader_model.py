@@ -95,13 +95,18 @@ def export_shipped(model, out_dir: Path, meta: dict) -> None:
     (out_dir / SHIPPED_CONFIG).write_text(json.dumps(meta, indent=2, ensure_ascii=False))
 
 
-def trained_windows(weights_dir: Path) -> tuple[int, int] | None:
-    """(max length, stride) of the windows the weights were trained on, as ``reader.json`` records them."""
+def window_mismatch(weights_dir: Path, max_length: int, stride: int) -> str | None:
+    """Why reading with these windows differs from how the weights were trained (``reader.json``'s record), or
+    None when they match or the record is missing."""
     meta_path = weights_dir / SHIPPED_CONFIG
     args = json.loads(meta_path.read_text()).get("args", {}) if meta_path.is_file() else {}
     if "max_length" not in args or "stride" not in args:
         return None
-    return int(args["max_length"]), int(args["stride"])
+    trained = int(args["max_length"]), int(args["stride"])
+    if trained == (max_length, stride):
+        return None
+    return (f"the reader was trained on windows of {trained[0]} tokens with stride {trained[1]}, and reads with "
+            f"{max_length} and {stride} (VIQA_READER_MAX_LENGTH, VIQA_READER_STRIDE)")
 
 
 def calibration_file(weights_dir: Path, cache_dir: Path) -> Path:

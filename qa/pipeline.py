@@ -8,7 +8,7 @@ from functools import cached_property
 
 from viqa.index.store import Collection
 from viqa.models.embedder import Embedder
-from viqa.models.reader_model import ensure_reader_folder, reader_calibration, reader_weights, trained_windows
+from viqa.models.reader_model import ensure_reader_folder, reader_calibration, reader_weights, window_mismatch
 from viqa.qa.answering import Candidate, citation_for, confidence, rank_candidates, same_answer
 from viqa.qa.focus import View, focus
 from viqa.qa.reader import Reader
@@ -41,10 +41,9 @@ class Pipeline:
         if self._reader is None:
             s = self.settings
             weights = reader_weights(s)
-            trained = trained_windows(weights)
-            if trained is not None and trained != (s.reader_max_length, s.reader_stride):
-                log.warning("the reader was trained on windows of %d tokens, stride %d; reading with %d, stride %d",
-                            *trained, s.reader_max_length, s.reader_stride)
+            mismatch = window_mismatch(weights, s.reader_max_length, s.reader_stride)
+            if mismatch is not None:
+                log.warning("%s", mismatch)
             self._reader = Reader.from_settings(s, ensure_reader_folder(weights, s.model_cache))
         return self._reader.load()
 

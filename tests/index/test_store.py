@@ -139,3 +139,19 @@ def test_hybrid_search_finds_the_export_figure_with_exact_offsets(settings, fake
     top = hits[0].chunk
     assert "440 triệu USD" in top.clean
     assert text[top.char_start : top.char_end] == top.text
+
+
+class _OtherEmbedder(FakeEmbedder):
+    id = "another-embedder"
+
+
+def test_a_collection_built_by_another_embedder_is_refused_naming_both(settings, fake_embedder, sample_copy) -> None:
+    coll = _collection(settings)
+    ingest_paths(coll, [sample_copy], fake_embedder, settings)
+    with pytest.raises(InputError, match="embedder 'fake-syllable-projection'.*'another-embedder'"):
+        Retriever(coll, _OtherEmbedder(), settings).load()
+    with pytest.raises(InputError, match="embedder"):
+        ingest_paths(coll, [sample_copy], _OtherEmbedder(), settings)
+    with pytest.raises(InputError, match="dim 384.*768"):
+        coll.check_compatible(fake_embedder.id, 768)
+    Retriever(coll, fake_embedder, settings).load()  # the embedder that built it is fine

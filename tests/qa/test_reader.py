@@ -142,3 +142,4 @@ def test_weights_that_do_not_fit_the_model_are_refused(settings, tmp_path) -> No
     save_file({"qa_outputs.weight": torch.zeros(3, 384, dtype=torch.float16)}, str(tmp_path / "w" / SHIPPED_WEIGHTS))
     with pytest.raises((ValueError, RuntimeError)):
         ensure_reader_folder(tmp_path / "w", settings.model_cache)
+

@@ -1,0 +1,44 @@
+"""A run folder is resumed only by the same run: every setting that can change an answer is in its fingerprint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from viqa.eval.evaluate import fingerprint
+from viqa.settings import Settings
+
+
+@pytest.fixture
+def gold(tmp_path: Path) -> Path:
+    path = tmp_path / "gold.jsonl"
+    path.write_text('{"id": "q1", "question": "Bao nhiêu?", "answers": ["1"]}\n', encoding="utf-8")
+    return path
+
+
+def _of(gold: Path, settings: Settings) -> dict:
+    return fingerprint(gold, "open", "default", SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("field", "value"), [("reader_context_weight", 0.0), ("max_answer_tokens", 12),
+                                              ("candidates", 10), ("reader_top_spans", 5), ("read_k", 1)])
+def test_a_setting_that_changes_answers_changes_the_fingerprint(settings, gold: Path, field: str, value) -> None:
+    assert _of(gold, settings) != _of(gold, settings.model_copy(update={field: value}))
+
+
+@pytest.mark.parametrize(("field", "value"), [("api_key", "k"), ("max_upload_mb", 1.0), ("public_reads", False)])
+def test_service_settings_leave_the_fingerprint_alone(settings, gold: Path, field: str, value) -> None:
+    assert _of(gold, settings) == _of(gold, settings.model_copy(update={field: value}))
+
+
+def test_a_calibration_in_the_model_cache_changes_the_fingerprint(gold: Path, tmp_path: Path) -> None:
+    from viqa.models.reader_model import calibration_file, reader_weights
+
+    own = Settings(home=tmp_path / "home")  # a model cache of its own: the shared one is never written
+    before = _of(gold, own)
+    target = calibration_file(reader_weights(own), own.model_cache)
+    target.parent.mkdir(parents=True)
+    target.write_text('{"calibration": {"null_threshold": 1.0, "confidence_scale": 2.0}}')
+    assert _of(gold, own) != before
