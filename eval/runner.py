@@ -71,7 +71,7 @@ def run_reader(items: list[GoldItem], pipeline: Pipeline) -> Iterator[ItemResult
         yield score_item(it, answer, conf if answer else 1 - conf, latency, margin=round(res.margin, 4))
 
 
-def _rank_of(hits: tuple[Hit, ...], item: GoldItem) -> int | None:
+def rank_of(hits: tuple[Hit, ...] | list[Hit], item: GoldItem) -> int | None:
     """1-based rank of the first hit that is the item's gold document or contains a gold answer."""
     for rank, hit in enumerate(hits, start=1):
         if item.context_id is not None and hit.chunk.doc_id == item.context_id:
@@ -87,7 +87,7 @@ def run_open(items: list[GoldItem], pipeline: Pipeline, collection: str, k: int 
         started = time.perf_counter()
         out = pipeline.answer(it.question, collection)
         latency = (time.perf_counter() - started) * 1000
-        rank = _rank_of(pipeline.search(it.question, collection, k=k).hits, it) if it.answers else None
+        rank = rank_of(pipeline.search(it.question, collection, k=k).hits, it) if it.answers else None
         cited = None
         if out.text is not None and it.answers:
             cited = any(normalise_vi(a) in normalise_vi(c.quote) for a in it.answers for c in out.citations)
@@ -102,7 +102,7 @@ def run_retrieval(items: list[GoldItem], pipeline: Pipeline, collection: str, k:
         started = time.perf_counter()
         hits = pipeline.search(it.question, collection, k=k).hits
         latency = (time.perf_counter() - started) * 1000
-        yield score_item(it, None, 0.0, latency, retrieval_rank=_rank_of(hits, it))
+        yield score_item(it, None, 0.0, latency, retrieval_rank=rank_of(hits, it))
 
 
 def run_resumable(

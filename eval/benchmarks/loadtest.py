@@ -1,4 +1,4 @@
-"""Load test of a running viqa server on this machine: concurrent ``POST /v1/ask`` for a fixed time.
+"""Load test: ``python -m viqa.eval.benchmarks.loadtest`` sends concurrent ``POST /v1/ask`` to a local server.
 
     python -m viqa.eval.benchmarks.loadtest --url http://127.0.0.1:8000 --clients 20 --seconds 60 \\
         --questions ../shared/gold/lang-son-dev.jsonl --pid "$SERVER_PID" --out runs/load.json
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from viqa.eval.metrics import percentile
+from viqa.eval.benchmarks.harness import LANG_SON_GOLD, latency_ms, read_rss_mb, write_json
 from viqa.net import is_loopback
 
 ASK_PATH = "/v1/ask"
@@ -60,16 +60,6 @@ def load_questions(path: Path) -> list[str]:
     return questions
 
 
-def read_rss_mb(pid: int) -> dict[str, float]:
-    """``{"rss_mb", "hwm_mb"}`` (current and peak resident memory) of process ``pid`` from ``/proc``."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = round(int(value.split()[0]) / 1024, 1)  # kB
-    return {"rss_mb": fields["VmRSS"], "hwm_mb": fields["VmHWM"]}
-
-
 @dataclass
 class Tally:
     """What the workers saw: latencies of 2xx answers (ms), errors by kind, requests sent."""
@@ -91,7 +81,7 @@ def summarise(tally: Tally, elapsed_s: float) -> dict[str, object]:
         "elapsed_s": round(elapsed_s, 3),
         "requests_per_s": round(done / elapsed_s, 2) if elapsed_s > 0 else 0.0,
         "ok_per_s": round(len(lat) / elapsed_s, 2) if elapsed_s > 0 else 0.0,
-        **{f"p{q}_ms": round(percentile(lat, q), 1) if lat else None for q in (50, 95, 99)},
+        **latency_ms(lat, quantiles=(50, 95, 99)),
         "max_ms": round(max(lat), 1) if lat else None,
     }
 
@@ -219,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--clients", type=int, default=20, help="concurrent workers, one request each at a time")
     p.add_argument("--seconds", type=float, default=60.0, help="time budget; in-flight requests may finish")
     p.add_argument("--max-requests", type=int, default=100_000, help="request budget")
-    p.add_argument("--questions", type=Path, default=Path("../shared/gold/lang-son-dev.jsonl"),
+    p.add_argument("--questions", type=Path, default=LANG_SON_GOLD,
                    help="JSON lines with a 'question'")
     p.add_argument("--collection", default=None, help="collection to ask (default: the server's)")
     p.add_argument("--api-key", default=None, help="sent as X-API-Key if the server requires one")
@@ -239,8 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     result = asyncio.run(_run(args, url, questions))
     print(_report(result))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        write_json(args.out, result)
         print(f"written to {args.out}")
     if not result["ok"]:
         sys.exit("no request succeeded")

@@ -4,126 +4,121 @@
   recall@1/5, MRR@10 for BM25 alone, dense alone and hybrid (min-max and RRF fusion).
 - Lạng Sơn: share of answerable questions whose gold answer text is in the top-5 passages.
 - Cost: ingest throughput (KB/s), peak RSS, search latency p50/p95.
+
+Every question is scored by ``eval.runner.score_item`` and summarised by ``eval.summary.summarize``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import time
+import hashlib
 from pathlib import Path
 
-from viqa.eval.benchmarks.harness import SAMPLE_DIR, SHARED
-from viqa.eval.formats import load_gold
-from viqa.eval.metrics import mrr_at_k, normalise_vi, percentile, recall_at_k
+from viqa.eval.benchmarks.harness import (
+    LANG_SON_GOLD,
+    SAMPLE_DIR,
+    XQUAD_GOLD,
+    files_kb,
+    format_table,
+    fresh_collection,
+    peak_rss_mb,
+    texts_kb,
+    timed,
+    write_json,
+)
+from viqa.eval.formats import GoldItem, load_gold
+from viqa.eval.runner import ItemResult, rank_of, score_item
+from viqa.eval.summary import summarize
 from viqa.index.ingest import ingest_documents, ingest_paths
-from viqa.index.loading import expand_paths
-from viqa.index.store import Collection
+from viqa.models.embedder import Embedder
 from viqa.qa.retrieval import Retriever
 from viqa.quiet import quiet_model_loading
-from viqa.settings import get_settings
+from viqa.settings import Settings, get_settings
 from viqa.types import Document
 
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def fresh_collection(settings, name: str) -> Collection:
-    """An empty collection, so that ingest is measured in full every run."""
-    coll = Collection(settings.collections_dir, name)
-    if coll.path.exists():
-        coll.delete()
-    return coll
+# label: (search mode, fusion for hybrid)
+SYSTEMS: dict[str, tuple[str, str | None]] = {
+    "bm25": ("bm25", None), "dense": ("dense", None),
+    "hybrid_minmax": ("hybrid", "minmax"), "hybrid_rrf": ("hybrid", "rrf"),
+}
 
 
-def bench_xquad(gold: Path, settings, embedder) -> dict:
+def ranked_results(items: list[GoldItem], retriever: Retriever, mode: str, k: int) -> list[ItemResult]:
+    """Every answerable item searched (top ``k``, ``mode``) and scored with the rank of its gold passage."""
+    results = []
+    for it in items:
+        if it.answers:
+            hits, seconds = timed(lambda it=it: retriever.search(it.question, k=k, mode=mode))
+            results.append(score_item(it, None, 0.0, seconds * 1000, retrieval_rank=rank_of(hits, it)))
+    return results
+
+
+def retrieval_scores(results: list[ItemResult]) -> dict:
+    """recall@1/5/10, MRR@10 and search latency p50/p95 (ms) of ranked results, from ``summarize``."""
+    summary = summarize(results, "retrieval")
+    latency = summary["latency_ms"]
+    return {**summary["retrieval"], "p50_ms": round(latency["p50"], 2), "p95_ms": round(latency["p95"], 2)}
+
+
+def bench_xquad(gold: Path, settings: Settings, embedder: Embedder) -> dict:
+    """Ingest the XQuAD paragraphs into a fresh collection, then rank every question with each of ``SYSTEMS``."""
     items = load_gold(gold)
-    contexts = {it.context_id: it.context for it in items}
-    docs = [Document(cid, cid, f"xquad#{cid}", text, cid) for cid, text in contexts.items()]
+    contexts = {it.context_id: it.context for it in items if it.context_id and it.context}
+    docs = [Document(cid, cid, f"xquad#{cid}", text, hashlib.sha256(text.encode()).hexdigest())
+            for cid, text in contexts.items()]
     coll = fresh_collection(settings, "bench-xquad")
-    started = time.perf_counter()
-    ingest_documents(coll, docs, embedder, settings)
-    ingest_s = time.perf_counter() - started
-    kb = sum(len(t.encode()) for t in contexts.values()) / 1024
-    retriever = Retriever(coll, embedder, settings).load()
-    out: dict = {"questions": len(items), "paragraphs": len(docs), "ingest_kb_per_s": round(kb / ingest_s, 1)}
-    for label, mode, fusion in (("bm25", "bm25", None), ("dense", "dense", None),
-                                ("hybrid_minmax", "hybrid", "minmax"), ("hybrid_rrf", "hybrid", "rrf")):
-        if fusion:
-            settings.fusion = fusion
-        ranks, latencies = [], []
-        for it in items:
-            t0 = time.perf_counter()
-            hits = retriever.search(it.question, k=10, mode=mode)
-            latencies.append((time.perf_counter() - t0) * 1000)
-            ranks.append(next((i for i, h in enumerate(hits, 1) if h.chunk.doc_id == it.context_id), None))
-        out[label] = {
-            "recall@1": round(recall_at_k(ranks, 1), 4),
-            "recall@5": round(recall_at_k(ranks, 5), 4),
-            "mrr@10": round(mrr_at_k(ranks, 10), 4),
-            "p50_ms": round(percentile(latencies, 50), 2),
-            "p95_ms": round(percentile(latencies, 95), 2),
-        }
-    settings.fusion = "minmax"
+    _, ingest_s = timed(lambda: ingest_documents(coll, docs, embedder, settings))
+    out: dict = {"questions": len(items), "paragraphs": len(docs),
+                 "ingest_kb_per_s": round(texts_kb(contexts.values()) / ingest_s, 1)}
+    for label, (mode, fusion) in SYSTEMS.items():
+        system_settings = settings.model_copy(update={"fusion": fusion}) if fusion else settings
+        retriever = Retriever(coll, embedder, system_settings).load()
+        out[label] = retrieval_scores(ranked_results(items, retriever, mode, k=10))
     return out
 
 
-def bench_lang_son(gold: Path, corpus: Path, settings, embedder) -> dict:
+def bench_lang_son(gold: Path, corpus: Path, settings: Settings, embedder: Embedder) -> dict:
+    """Ingest the report into a fresh collection; is each answerable question's gold answer in its top 5?"""
     coll = fresh_collection(settings, "bench-lang-son")
-    started = time.perf_counter()
-    ingest_paths(coll, [corpus], embedder, settings)
-    ingest_s = time.perf_counter() - started
-    retriever = Retriever(coll, embedder, settings).load()
-    items = [it for it in load_gold(gold) if it.answers]
-    found, latencies, missed = 0, [], []
-    for it in items:
-        t0 = time.perf_counter()
-        hits = retriever.search(it.question, k=5)
-        latencies.append((time.perf_counter() - t0) * 1000)
-        text = " ".join(normalise_vi(h.chunk.clean) for h in hits)
-        if any(normalise_vi(a) in text for a in it.answers):
-            found += 1
-        else:
-            missed.append(it.qid)
+    _, ingest_s = timed(lambda: ingest_paths(coll, [corpus], embedder, settings))
+    results = ranked_results(load_gold(gold), Retriever(coll, embedder, settings).load(), "hybrid", k=5)
+    scores = retrieval_scores(results)
     return {
-        "answerable": len(items),
-        "answer_in_top5": round(found / len(items), 4),
-        "missed": missed,
-        "ingest_kb_per_s": round(sum(f.stat().st_size for f in expand_paths([corpus])) / 1024 / ingest_s, 1),
-        "search_p50_ms": round(percentile(latencies, 50), 2),
-        "search_p95_ms": round(percentile(latencies, 95), 2),
+        "answerable": len(results),
+        "answer_in_top5": scores["recall@5"],
+        "missed": [r.qid for r in results if r.retrieval_rank is None],
+        "ingest_kb_per_s": round(files_kb([corpus]) / ingest_s, 1),
+        "search_p50_ms": scores["p50_ms"],
+        "search_p95_ms": scores["p95_ms"],
     }
 
 
+def xquad_table(xquad: dict) -> str:
+    """One row per system: R@1, R@5, MRR@10 and latency."""
+    rows = [[name, xquad[name]["recall@1"], xquad[name]["recall@5"], xquad[name]["mrr@10"],
+             xquad[name]["p50_ms"], xquad[name]["p95_ms"]] for name in SYSTEMS]
+    return format_table(["system", "R@1", "R@5", "MRR@10", "p50 ms", "p95 ms"], rows)
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--xquad", type=Path, default=SHARED / "gold" / "xquad-vi-dev.json")
-    p.add_argument("--lang-son", type=Path, default=SHARED / "gold" / "lang-son-dev.jsonl")
+    p = argparse.ArgumentParser(prog="python -m viqa.eval.benchmarks.retrieval", description=__doc__.splitlines()[0])
+    p.add_argument("--xquad", type=Path, default=XQUAD_GOLD)
+    p.add_argument("--lang-son", type=Path, default=LANG_SON_GOLD)
     p.add_argument("--corpus", type=Path, default=SAMPLE_DIR)
     p.add_argument("--out", type=Path, default=Path("runs/bench/retrieval.json"))
     args = p.parse_args(argv)
     quiet_model_loading()
-    from viqa.models.embedder import Embedder
-
     settings = get_settings()
     embedder = Embedder.from_settings(settings).load()
     result = {
         "lang_son": bench_lang_son(args.lang_son, args.corpus, settings, embedder),
         "xquad": bench_xquad(args.xquad, settings, embedder),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
     }
-    result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    x = result["xquad"]
+    write_json(args.out, result)
+    x, ls = result["xquad"], result["lang_son"]
     print(f"XQuAD-vi retrieval ({x['questions']} questions, {x['paragraphs']} paragraphs)")
-    print(f"{'system':<15}{'R@1':>8}{'R@5':>8}{'MRR@10':>8}{'p50 ms':>9}{'p95 ms':>9}")
-    for name in ("bm25", "dense", "hybrid_minmax", "hybrid_rrf"):
-        r = x[name]
-        print(f"{name:<15}{r['recall@1']:>8.3f}{r['recall@5']:>8.3f}{r['mrr@10']:>8.3f}"
-              f"{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}")
-    ls = result["lang_son"]
+    print(xquad_table(x))
     print(f"Lạng Sơn: gold answer in top-5 for {ls['answer_in_top5']:.3f} of {ls['answerable']} answerable "
           f"(missed: {', '.join(ls['missed']) or '-'}); "
           f"search p50 {ls['search_p50_ms']} ms, p95 {ls['search_p95_ms']} ms")

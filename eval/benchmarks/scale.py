@@ -9,8 +9,9 @@ vectors without a day of embedding. Ingest time is therefore *estimated* from th
 real ingest of synthetic chunks, measured here on a small slice.
 
 Per size: index build time, size on disk (FAISS + vectors + bm25s), resident memory added, hybrid
-retrieval p50/p95 through ``qa.retrieval.Retriever`` (query embedding included), and recall@10 of the
-dense index in use (HNSW above ``hnsw_threshold`` chunks) against exact search.
+retrieval p50/p95 (query embedding included; ``HybridIndex`` does the work ``qa.retrieval.Retriever.search``
+does, over in-memory indexes), and recall@10 of the dense index in use (HNSW above ``hnsw_threshold`` chunks)
+against exact search, with its curve over HNSW efSearch.
 """
 
 from __future__ import annotations
@@ -22,21 +23,32 @@ import json
 import os
 import random
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from viqa.eval.benchmarks.harness import SAMPLE_DIR, SHARED
-from viqa.eval.benchmarks.loadtest import read_rss_mb
-from viqa.eval.benchmarks.retrieval import fresh_collection
+from viqa.eval.benchmarks.harness import (
+    LANG_SON_GOLD,
+    SAMPLE_DIR,
+    TRAIN_DIR,
+    XQUAD_GOLD,
+    format_table,
+    fresh_collection,
+    latency_ms,
+    read_rss_mb,
+    report_collection,
+    texts_kb,
+    timed,
+    write_json,
+)
 from viqa.eval.formats import load_gold
-from viqa.eval.metrics import percentile
-from viqa.index.ingest import ingest_documents, ingest_paths
-from viqa.index.store import Collection, build_faiss
-from viqa.models.embedder import EMBEDDER_ID
-from viqa.qa.pipeline import Pipeline
-from viqa.qa.retrieval import Retriever, _Loaded
+from viqa.index.ingest import ingest_documents
+from viqa.index.store import IndexState, build_faiss, dense_similarity
+from viqa.models.embedder import Embedder
+from viqa.qa.fusion import fuse_minmax, fuse_rrf
+from viqa.qa.retrieval import validate_query
 from viqa.quiet import quiet_model_loading
 from viqa.settings import Settings, get_settings
 from viqa.text.segment import lexical_tokens, sentence_spans
@@ -63,33 +75,77 @@ def pool_sentences(corpus: Path, train_dir: Path, limit: int, seed: int) -> list
     return sentences[:limit]
 
 
-def pool_vectors(sentences: list[str], pipe: Pipeline, cache_dir: Path) -> np.ndarray:
+def pool_vectors(sentences: list[str], embedder: Embedder, cache_dir: Path) -> np.ndarray:
     """Passage vectors of the pool sentences, cached (by content) so reruns skip the embedding."""
-    digest = hashlib.sha1("\n".join([EMBEDDER_ID, *sentences]).encode()).hexdigest()[:12]
+    digest = hashlib.sha1("\n".join([embedder.id, *sentences]).encode()).hexdigest()[:12]
     path = cache_dir / f"pool-{digest}.npy"
     if path.is_file():
         return np.load(path)
-    vectors = pipe.embedder.load().encode_passages(sentences)
+    vectors = embedder.encode_passages(sentences)
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path.with_suffix(".tmp.npy"), vectors)
     path.with_suffix(".tmp.npy").replace(path)
     return vectors
 
 
-class _Rows:
-    """``loaded.chunks`` for the synthetic rows: the real report chunks first, then one shared stand-in."""
+@dataclass(frozen=True)
+class SentencePool:
+    """The pool sentences' passage vectors and BM25 term ids; ``vocab`` maps a term to its id."""
 
-    def __init__(self, real: list, total: int) -> None:
-        self.real, self.total = real, total
+    vectors: np.ndarray
+    term_ids: list[list[int]]
+    vocab: dict[str, int]
 
-    def __len__(self) -> int:
-        return self.total
+    @classmethod
+    def of(cls, sentences: list[str], vectors: np.ndarray) -> SentencePool:
+        vocab: dict[str, int] = {}
+        term_ids = [[vocab.setdefault(t, len(vocab)) for t in lexical_tokens(s)] for s in sentences]
+        return cls(vectors, term_ids, vocab)
 
-    def __getitem__(self, row: int):
-        return self.real[row] if row < len(self.real) else self.real[0]
+    def ids_of(self, tokens: list[list[str]]) -> list[list[int]]:
+        """Term ids of tokenised chunks, adding terms the pool has not seen."""
+        return [[self.vocab.setdefault(t, len(self.vocab)) for t in row] for row in tokens]
 
 
-def synthesise(n: int, pool_vecs: np.ndarray, pool_ids: list[list[int]], rng: np.random.Generator):
+@dataclass(frozen=True)
+class HybridIndex:
+    """A FAISS and a bm25s index over the same rows, searched as ``qa.retrieval.Retriever.search`` searches a
+    collection (the same candidates, lexical terms and fusion), with no collection on disk behind them."""
+
+    faiss_index: Any
+    bm25: Any | None
+    vocab: frozenset[str]
+
+    def search(self, query: str, embedder: Embedder, settings: Settings, k: int) -> list[int]:
+        """Rows of the fused top ``k`` for ``query``, best first; the query is embedded, as in the product."""
+        query = validate_query(query, settings.max_query_chars)
+        n = min(max(settings.candidates, k), int(self.faiss_index.ntotal))
+        if n == 0:
+            return []
+        dense = self._dense(embedder.encode_queries([query]), n)
+        lexical = self._lexical(query, n)
+        if settings.fusion == "rrf":
+            fused = fuse_rrf(dense, lexical, settings.rrf_k)
+        else:
+            fused = fuse_minmax(dense, lexical, settings.alpha)
+        return sorted(fused, key=lambda r: (-fused[r], r))[:k]
+
+    def _dense(self, vector: np.ndarray, n: int) -> dict[int, float]:
+        scores, rows = self.faiss_index.search(vector, n)
+        scores = dense_similarity(self.faiss_index, scores)
+        return {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0}
+
+    def _lexical(self, query: str, n: int) -> dict[int, float]:
+        terms = [t for t in lexical_tokens(query) if t in self.vocab]
+        if self.bm25 is None or not terms:
+            return {}
+        rows, scores = self.bm25.retrieve([terms], k=n, show_progress=False, n_threads=1)
+        return {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if s > 0}
+
+
+def synthesise(
+    n: int, pool_vecs: np.ndarray, pool_ids: list[list[int]], rng: np.random.Generator
+) -> tuple[np.ndarray, list[list[int]]]:
     """``n`` chunk vectors and BM25 term-id lists, each made of SENTENCES_PER_CHUNK random pool sentences."""
     picks = rng.integers(0, len(pool_vecs), size=(n, SENTENCES_PER_CHUNK))
     vectors = np.empty((n, pool_vecs.shape[1]), dtype=np.float32)
@@ -100,86 +156,120 @@ def synthesise(n: int, pool_vecs: np.ndarray, pool_ids: list[list[int]], rng: np
     return vectors, ids
 
 
-def dir_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
-
-
-def measure(n: int, real, pool, queries: list[str], pipe: Pipeline, settings: Settings, seed: int) -> dict:
-    """Build an index of ``n`` chunks (the real ones included) and measure it."""
+def index_bm25(ids: list[list[int]], vocab: dict[str, int]) -> Any:
+    """A bm25s index over chunks given as term ids."""
     import bm25s
+
+    bm25 = bm25s.BM25()
+    bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    return bm25
+
+
+def saved_mb(faiss_index: Any, vectors: np.ndarray, bm25: Any, scratch: Path) -> float:
+    """MB on disk of what a generation would hold of these indexes: FAISS, vectors and bm25s files."""
     import faiss
 
-    real_chunks, real_vecs, real_tokens = real
-    pool_vecs, pool_ids, vocab = pool
-    rss_before = read_rss_mb(os.getpid())["rss_mb"]
-    vectors, ids = synthesise(n - len(real_chunks), pool_vecs, pool_ids, np.random.default_rng(seed))
-    vectors = np.concatenate([real_vecs, vectors])
-    real_ids = [[vocab.setdefault(t, len(vocab)) for t in toks] for toks in real_tokens]
-    started = time.perf_counter()
-    index = build_faiss(vectors, settings.hnsw_threshold, settings.hnsw_m, settings.hnsw_ef_search)
-    faiss_s = time.perf_counter() - started
-    started = time.perf_counter()
-    bm25 = bm25s.BM25()
-    bm25.index(bm25s.tokenization.Tokenized(ids=real_ids + ids, vocab=vocab), show_progress=False)
-    bm25_s = time.perf_counter() - started
-    del ids
-    gc.collect()
-    rss_after = read_rss_mb(os.getpid())["rss_mb"]
-    with tempfile.TemporaryDirectory(dir=settings.home) as tmp:
-        faiss.write_index(index, f"{tmp}/dense.faiss")
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        faiss.write_index(faiss_index, f"{tmp}/dense.faiss")
         np.save(f"{tmp}/vectors.npy", vectors)
         bm25.save(f"{tmp}/bm25")
-        disk_mb = dir_mb(Path(tmp))
-    retriever = Retriever(Collection(settings.collections_dir, "bench-scale"), pipe.embedder, settings)
-    retriever._loaded = _Loaded("synthetic", {}, _Rows(real_chunks, n), index, bm25, set(bm25.vocab_dict))
-    retriever.load = lambda: retriever  # the in-memory index above, not a collection on disk
-    pipe.embedder.clear_cache()  # every size pays for embedding its queries
-    latencies = []
-    for q in queries:
-        t0 = time.perf_counter()
-        retriever.search(q, k=settings.read_k)
-        latencies.append((time.perf_counter() - t0) * 1000)
-    qv = pipe.embedder.encode_queries(queries)
+        return sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()) / 2**20
+
+
+def recall_at_10(index: Any, queries: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """(recall@10 against ``truth``, mean ms of one single-query search)."""
+    def one(q: np.ndarray, t: np.ndarray) -> float:
+        _, rows = index.search(q[None, :], 10)
+        return len(set(rows[0]) & set(t)) / 10
+
+    found, seconds = timed(lambda: [one(q, t) for q, t in zip(queries, truth, strict=True)])
+    return round(float(np.mean(found)), 4), round(seconds * 1000 / len(queries), 2)
+
+
+def ef_sweep(index: Any, queries: np.ndarray, truth: np.ndarray, ef_search: int) -> dict[str, dict]:
+    """recall@10 and ms per query at each ``EF_SWEEP`` efSearch of an HNSW index (once, as "exact", for a flat
+    one); the index is left at ``ef_search``."""
+    if not hasattr(index, "hnsw"):
+        recall, ms = recall_at_10(index, queries, truth)
+        return {"exact": {"recall@10": recall, "dense_ms": ms}}
+    sweep = {}
+    for ef in EF_SWEEP:
+        index.hnsw.efSearch = ef
+        recall, ms = recall_at_10(index, queries, truth)
+        sweep[str(ef)] = {"recall@10": recall, "dense_ms": ms}
+    index.hnsw.efSearch = ef_search
+    return sweep
+
+
+def exact_top10(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Rows of each query's true 10 nearest vectors (exact inner product)."""
+    import faiss
+
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
-    _, truth = exact.search(qv, 10)
-    sweep = {}
-    for ef in EF_SWEEP if hasattr(index, "hnsw") else (None,):
-        if ef is not None:
-            index.hnsw.efSearch = ef
-        recall, ms = recall_at_10(index, qv, truth)
-        sweep[str(ef or "exact")] = {"recall@10": recall, "dense_ms": ms}
-    if hasattr(index, "hnsw"):
-        index.hnsw.efSearch = settings.hnsw_ef_search
-    recall, _ = recall_at_10(index, qv, truth)
-    return {"chunks": n, "faiss": type(index).__name__, "build_faiss_s": round(faiss_s, 1),
+    return exact.search(queries, 10)[1]
+
+
+def measure(n: int, real: IndexState, pool: SentencePool, queries: list[str], embedder: Embedder,
+            settings: Settings, seed: int) -> dict:
+    """Build an index of ``n`` chunks (the real ones first) and measure it."""
+    rss_before = read_rss_mb(os.getpid())["rss_mb"]
+    vectors, ids = synthesise(n - len(real.chunks), pool.vectors, pool.term_ids, np.random.default_rng(seed))
+    vectors = np.concatenate([real.vectors, vectors])
+    ids = pool.ids_of(real.tokens) + ids
+    faiss_index, faiss_s = timed(lambda: build_faiss(vectors, settings))
+    bm25, bm25_s = timed(lambda: index_bm25(ids, pool.vocab))
+    ids.clear()
+    gc.collect()
+    rss_after = read_rss_mb(os.getpid())["rss_mb"]
+    disk_mb = saved_mb(faiss_index, vectors, bm25, settings.home)
+    hybrid = HybridIndex(faiss_index, bm25, frozenset(bm25.vocab_dict))
+    embedder.clear_cache()  # every size pays for embedding its queries
+    latencies = [timed(lambda q=q: hybrid.search(q, embedder, settings, settings.read_k))[1] * 1000 for q in queries]
+    query_vectors = embedder.encode_queries(queries)
+    truth = exact_top10(vectors, query_vectors)
+    sweep = ef_sweep(faiss_index, query_vectors, truth, settings.hnsw_ef_search)
+    recall, _ = recall_at_10(faiss_index, query_vectors, truth)
+    lat = latency_ms(latencies)
+    return {"chunks": n, "faiss": type(faiss_index).__name__, "build_faiss_s": round(faiss_s, 1),
             "build_bm25_s": round(bm25_s, 1), "disk_mb": round(disk_mb, 1),
             "ram_added_mb": round(rss_after - rss_before, 1),
-            "retrieval_p50_ms": round(percentile(latencies, 50), 1),
-            "retrieval_p95_ms": round(percentile(latencies, 95), 1), "recall@10": recall, "ef_sweep": sweep}
+            "retrieval_p50_ms": lat["p50_ms"], "retrieval_p95_ms": lat["p95_ms"], "recall@10": recall,
+            "ef_sweep": sweep}
 
 
-def recall_at_10(index, queries: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    """(recall@10 against ``truth``, mean ms of one single-query search)."""
-    found, started = [], time.perf_counter()
-    for q, t in zip(queries, truth, strict=True):
-        _, rows = index.search(q[None, :], 10)
-        found.append(len(set(rows[0]) & set(t)) / 10)
-    return round(float(np.mean(found)), 4), round((time.perf_counter() - started) * 1000 / len(queries), 2)
-
-
-def ingest_rate(sentences: list[str], pipe: Pipeline, settings: Settings, chunks: int, seed: int) -> dict:
+def ingest_rate(sentences: list[str], embedder: Embedder, settings: Settings, chunks: int, seed: int) -> dict:
     """KB/s and bytes per chunk of a real ingest of ``chunks`` synthetic chunk texts."""
     rng = random.Random(seed)
     texts = [" ".join(rng.sample(sentences, SENTENCES_PER_CHUNK)) for _ in range(chunks)]
     docs = [Document(f"s{i}", f"s{i}", f"synthetic#{i}", t, str(i)) for i, t in enumerate(texts)]
     coll = fresh_collection(settings, "bench-scale-ingest")
-    started = time.perf_counter()
-    ingest_documents(coll, docs, pipe.embedder, settings)
-    elapsed = time.perf_counter() - started
+    _, seconds = timed(lambda: ingest_documents(coll, docs, embedder, settings))
     coll.delete()
-    kb = sum(len(t.encode()) for t in texts) / 1024
-    return {"chunks": chunks, "kb_per_s": round(kb / elapsed, 1), "bytes_per_chunk": round(1024 * kb / chunks)}
+    kb = texts_kb(texts)
+    return {"chunks": chunks, "kb_per_s": round(kb / seconds, 1), "bytes_per_chunk": round(1024 * kb / chunks)}
+
+
+def bench_queries(lang_son: Path, xquad: Path, seed: int, total: int = 100) -> list[str]:
+    """The report's gold questions, topped up to ``total`` with a seeded sample of XQuAD-vi's."""
+    queries = [it.question for it in load_gold(lang_son)]
+    extra = random.Random(seed).sample(load_gold(xquad), max(0, total - len(queries)))
+    return queries + [it.question for it in extra]
+
+
+def rows_table(rows: list[dict]) -> str:
+    """One row per size; build is FAISS + BM25, ingest hours are estimated."""
+    cells = [[r["chunks"], r["faiss"], r["build_faiss_s"] + r["build_bm25_s"], r["disk_mb"], r["ram_added_mb"],
+              r["retrieval_p50_ms"], r["retrieval_p95_ms"], r["recall@10"], r["ingest_estimated_h"]] for r in rows]
+    return format_table(["chunks", "index", "build s", "disk MB", "RAM MB", "p50 ms", "p95 ms", "R@10", "ingest h*"],
+                        cells)
+
+
+def sweep_table(rows: list[dict]) -> str:
+    """HNSW recall@10 and dense search cost by efSearch, one row per (size, efSearch)."""
+    cells = [[r["chunks"], ef, v["recall@10"], v["dense_ms"]]
+             for r in rows if len(r["ef_sweep"]) > 1 for ef, v in r["ef_sweep"].items()]
+    return format_table(["chunks", "efSearch", "R@10", "dense ms"], cells)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -188,52 +278,35 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pool", type=int, default=6000, help="distinct sentences to recombine")
     p.add_argument("--ingest-chunks", type=int, default=150, help="synthetic chunks for the ingest-rate slice")
     p.add_argument("--corpus", type=Path, default=SAMPLE_DIR)
-    p.add_argument("--train-dir", type=Path, default=SHARED / "train" / "vi-mrc")
-    p.add_argument("--gold", type=Path, default=SHARED / "gold" / "lang-son-dev.jsonl")
-    p.add_argument("--xquad", type=Path, default=SHARED / "gold" / "xquad-vi-dev.json")
+    p.add_argument("--train-dir", type=Path, default=TRAIN_DIR)
+    p.add_argument("--gold", type=Path, default=LANG_SON_GOLD)
+    p.add_argument("--xquad", type=Path, default=XQUAD_GOLD)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("runs/bench/scale.json"))
     args = p.parse_args(argv)
     quiet_model_loading()
     settings = get_settings()
-    pipe = Pipeline(settings)
+    embedder = Embedder.from_settings(settings).load()
     sentences = pool_sentences(args.corpus, args.train_dir, args.pool, args.seed)
-    started = time.perf_counter()
-    pool_vecs = pool_vectors(sentences, pipe, settings.home / "bench")
-    vocab: dict[str, int] = {}
-    pool_ids = [[vocab.setdefault(t, len(vocab)) for t in lexical_tokens(s)] for s in sentences]
-    pool_s = time.perf_counter() - started
-    report = Collection(settings.collections_dir, "bench-lang-son")
-    ingest_paths(report, [args.corpus], pipe.embedder, settings)
-    state = report.read_state(pipe.embedder.dim)
-    real = (state.chunks, state.vectors, state.tokens)
-    queries = [it.question for it in load_gold(args.gold)]
-    queries += [it.question for it in random.Random(args.seed).sample(load_gold(args.xquad), 100 - len(queries))]
-    ingest = ingest_rate(sentences, pipe, settings, args.ingest_chunks, args.seed)
+    pool, pool_s = timed(lambda: SentencePool.of(sentences, pool_vectors(sentences, embedder, settings.home / "bench")))
+    real = report_collection(settings, embedder, args.corpus).read_state(embedder.id, embedder.dim)
+    queries = bench_queries(args.gold, args.xquad, args.seed)
+    ingest = ingest_rate(sentences, embedder, settings, args.ingest_chunks, args.seed)
     rows = []
     for n in args.sizes:
-        rows.append(measure(n, real, (pool_vecs, pool_ids, vocab), queries, pipe, settings, args.seed))
+        rows.append(measure(n, real, pool, queries, embedder, settings, args.seed))
         print(json.dumps(rows[-1]), flush=True)
     for row in rows:
         seconds = row["chunks"] * ingest["bytes_per_chunk"] / 1024 / ingest["kb_per_s"]
         row["ingest_estimated_h"] = round(seconds / 3600, 2)
-    result = {"pool_sentences": len(sentences), "pool_embed_s": round(pool_s, 1), "ingest": ingest,
-              "queries": len(queries), "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, {"pool_sentences": len(sentences), "pool_embed_s": round(pool_s, 1), "ingest": ingest,
+                          "queries": len(queries), "rows": rows})
     print(f"ingest (measured on {ingest['chunks']} synthetic chunks): {ingest['kb_per_s']} KB/s, "
           f"{ingest['bytes_per_chunk']} bytes/chunk")
-    print(f"{'chunks':>9}{'index':>16}{'build s':>9}{'disk MB':>9}{'RAM MB':>8}{'p50 ms':>8}{'p95 ms':>8}"
-          f"{'R@10':>7}{'ingest h*':>10}")
-    for r in rows:
-        print(f"{r['chunks']:>9}{r['faiss']:>16}{r['build_faiss_s'] + r['build_bm25_s']:>9.1f}{r['disk_mb']:>9.1f}"
-              f"{r['ram_added_mb']:>8.0f}{r['retrieval_p50_ms']:>8.1f}{r['retrieval_p95_ms']:>8.1f}"
-              f"{r['recall@10']:>7.3f}{r['ingest_estimated_h']:>10.2f}")
+    print(rows_table(rows))
     print("* estimated from the measured ingest rate; retrieval includes embedding the query")
-    for r in rows:
-        if len(r["ef_sweep"]) > 1:
-            cells = ", ".join(f"ef {ef}: {v['recall@10']:.3f} in {v['dense_ms']} ms" for ef, v in r["ef_sweep"].items())
-            print(f"HNSW at {r['chunks']} chunks, recall@10 by efSearch: {cells}")
+    if any(len(r["ef_sweep"]) > 1 for r in rows):
+        print(sweep_table(rows))
     print(f"written to {args.out}")
 
 

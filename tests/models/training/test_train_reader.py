@@ -124,3 +124,36 @@ def test_synthetic_questions_come_from_the_train_folder_in_use(tmp_path: Path) -
     again = training_examples(parse_args(["--train-dir", str(second), *same_out]))
     assert len(again) > 1
     assert {e.context for e in again} == {other}  # none of the first folder's cached questions
+
+
+def test_a_share_of_questions_is_written_without_tone_marks() -> None:
+    from viqa.models.training.reader_data import QAExample
+    from viqa.models.training.train_reader import questions_as_typed
+
+    examples = [QAExample(CONTEXT, q, a, None if a is None else CONTEXT.index(a), "t") for q, a in QUESTIONS] * 50
+    assert questions_as_typed(examples, 0.0, 3) == [e.question for e in examples]
+    assert questions_as_typed(examples, 1.0, 3)[0] == "Tong kim ngach xuat nhap khau thang 11 uoc dat bao nhieu?"
+    half = questions_as_typed(examples, 0.5, 3)
+    stripped = sum(q != e.question for q, e in zip(half, examples, strict=True))
+    assert 70 <= stripped <= 130 and half == questions_as_typed(examples, 0.5, 3)  # about half, the same each run
+
+
+def test_asking_for_cuda_without_a_gpu_is_one_line(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the CUDA run below covers it")
+    with pytest.raises(SystemExit, match="no CUDA GPU"):
+        main([*tiny_run(write_train_dir(tmp_path / "train")), "--out", str(tmp_path / "run"), "--device", "cuda"])
+
+
+@pytest.mark.slow
+def test_a_tiny_run_trains_on_cuda_and_exports_fp16(settings, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU here")
+    main([*tiny_run(write_train_dir(tmp_path / "train")), "--out", str(tmp_path / "run"), "--device", "cuda"])
+    weights = load_file(str(tmp_path / "run" / "export" / SHIPPED_WEIGHTS))
+    assert weights and all(t.dtype == torch.float16 and t.device.type == "cpu" for t in weights.values())
