@@ -19,7 +19,7 @@ from viqa.types import Document
 
 # settings that cannot change an answer: where files live, the service's limits and keys
 NOT_IN_FINGERPRINT = {"home", "default_collection", "max_file_mb", "max_query_chars", "api_key",
-                      "max_body_bytes", "max_upload_mb", "cors_origins", "public_reads"}
+                      "max_body_bytes", "max_upload_mb", "cors_origins", "public_reads", "openai_sources"}
 
 
 def fingerprint(gold: Path, mode: str, collection: str | None, pipeline: Pipeline) -> dict:

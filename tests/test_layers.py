@@ -14,7 +14,7 @@ from tests.paths import CHECKOUT
 # the folders of the checkout and the import names they install as (pyproject's package-dir)
 FOLDERS = {"viqa": "viqa", "models": "viqa.models", "index": "viqa.index", "qa": "viqa.qa", "api": "viqa.api",
            "eval": "viqa.eval"}
-CORE = ("viqa.types", "viqa.errors", "viqa.settings", "viqa.files", "viqa.net", "viqa.quiet")
+CORE = ("viqa.types", "viqa.errors", "viqa.settings", "viqa.files", "viqa.net", "viqa.quiet", "viqa.links")
 LAYERS: list[tuple[str, ...]] = [
     CORE,
     ("viqa.text",),

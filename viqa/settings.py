@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=20.0, gt=0, description="Largest document upload (whole request).")
     cors_origins: list[str] = Field(default_factory=list, description='Allowed origins, e.g. ["http://localhost:3000"].')
     public_reads: bool = Field(default=True, description="Questions and listings need no key.")
+    openai_sources: bool = Field(
+        default=True, description='The OpenAI route\'s content ends with numbered sources ("… [1]" and a "Nguồn" list).'
+    )
 
     @property
     def collections_dir(self) -> Path:
