@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from viqa.api.errors import install_error_handlers
 from viqa.api.jobs import IndexOps
 from viqa.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from viqa.api.routes import ask, chat, documents, health, jobs, openai, web
+from viqa.api.routes import ask, chat, docs, documents, health, jobs, openai, web
 from viqa.api.state import PipelineFactory, ServiceState, default_pipeline_factory
 from viqa.settings import Settings, get_settings
 
@@ -49,10 +49,12 @@ def create_app(
         version="0.1.0",
         summary="Question answering over Vietnamese documents, with exact citations.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from routes.docs, with vendored assets instead of a CDN's
+        redoc_url=None,
     )
     app.state.service = state
     install_error_handlers(app)
-    for module in (health, ask, chat, openai, documents, jobs, web):
+    for module in (health, ask, chat, openai, documents, jobs, web, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
 

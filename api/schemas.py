@@ -4,11 +4,12 @@ and ``Job`` are served as they are."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from viqa.types import CITATION_EXAMPLE, NOT_FOUND, Answer, Citation, Hit, Search
+from viqa.types import CITATION_EXAMPLE, NOT_FOUND, Alternative, Answer, Citation, Filter, Hit, Search
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -27,6 +28,7 @@ ASK_EXAMPLE: dict[str, Any] = {
     "message": None,
     "citations": [CITATION_EXAMPLE],
     "timings_ms": {"retrieve": 41.2, "read": 180.5, "total": 222.0},
+    "alternatives": [],
 }
 SEARCH_EXAMPLE: dict[str, Any] = {
     "query": "kim ngạch xuất khẩu tháng 11",
@@ -97,6 +99,8 @@ class AskOut(BaseModel):
     message: str | None = Field(default=None, description="Human-readable note, set when viqa abstains.")
     citations: list[Citation]
     timings_ms: dict[str, float]
+    alternatives: list[Alternative] = Field(
+        default_factory=list, description="Other documents' answers, close behind this one: the sources differ.")
 
     @classmethod
     def from_answer(cls, answer: Answer) -> AskOut:
@@ -106,6 +110,7 @@ class AskOut(BaseModel):
             message=None if answer.text is not None else NOT_FOUND,
             citations=list(answer.citations),
             timings_ms={k: round(v, 2) for k, v in answer.timings_ms.items()},
+            alternatives=[Alternative(a.text, round(a.confidence, 4), a.citation) for a in answer.alternatives],
         )
 
 
@@ -113,24 +118,61 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)})
 
 
+class FilterIn(BaseModel):
+    """Search only the documents that meet every condition given; both retrievers keep to them before fusion."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"doc_ids": ["bao-cao-thang-11"]},
+                                        {"title": "tháng 11", "tags": ["kinh-te"], "date_from": "2023-01-01"}]},
+    )
+
+    doc_ids: list[Annotated[str, Field(pattern=NAME_PATTERN)]] | None = Field(
+        default=None, min_length=1, max_length=1000, description="These documents only.")
+    title: str | None = Field(default=None, min_length=1, max_length=200,
+                              description="Documents whose title holds this (case and tone placement aside).")
+    tags: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(
+        default_factory=list, max_length=20, description="Documents carrying every one of these tags.")
+    date_from: datetime.date | None = Field(default=None, description="Documents dated on or after this day.")
+    date_to: datetime.date | None = Field(default=None, description="Documents dated on or before this day.")
+
+    def to_filter(self) -> Filter:
+        return Filter(
+            doc_ids=None if self.doc_ids is None else frozenset(self.doc_ids), title=self.title,
+            tags=frozenset(self.tags), date_from=None if self.date_from is None else self.date_from.isoformat(),
+            date_to=None if self.date_to is None else self.date_to.isoformat(),
+        )
+
+
+FilterField = Field(default=None, description="Only passages of the documents this admits (default: all).")
+
+
 class AskRequest(BaseModel):
     """One question; the answer is an exact span of a document (or an abstention)."""
 
-    model_config = _examples({"question": "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?", "collection": "default"})
+    model_config = _examples(
+        {"question": "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?", "collection": "default"},
+        {"question": "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?", "filter": {"doc_ids": ["bao-cao-thang-11"]}},
+    )
 
     question: str = Field(description="A question in Vietnamese.")
     collection: str | None = CollectionField
     top_k: PassageCount | None = Field(default=None, description="Passages to read (default: server's).")
+    filter: FilterIn | None = FilterField
 
 
 class SearchRequest(BaseModel):
     """A query; the answer is a ranked list of passages."""
 
-    model_config = _examples({"query": "kim ngạch xuất khẩu tháng 11", "k": 3})
+    model_config = _examples(
+        {"query": "kim ngạch xuất khẩu tháng 11", "k": 3},
+        {"query": "kim ngạch xuất khẩu", "filter": {"title": "tháng 11", "date_from": "2023-11-01"}},
+    )
 
     query: str = Field(description="Keywords or a question.")
     collection: str | None = CollectionField
     k: PassageCount | None = Field(default=None, description="How many passages.")
+    filter: FilterIn | None = FilterField
 
 
 class ChatMessage(BaseModel):
@@ -156,6 +198,7 @@ class ChatRequest(BaseModel):
     collection: str | None = CollectionField
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     top_k: PassageCount | None = None
+    filter: FilterIn | None = FilterField
     stream: Flag = Field(default=False, description="Answer as Server-Sent Events: citations, answer, done.")
 
 
@@ -187,8 +230,8 @@ class ChatResponse(AskOut):
         out = AskOut.from_answer(answer)
         first = out.citations[0] if out.citations and out.answer is not None else None
         span = AnswerSpan(char_start=first.char_start, char_end=first.char_end, doc_id=first.doc_id) if first else None
-        return cls(**out.model_dump(exclude={"citations"}), citations=out.citations, answer_span=span,
-                   resolved_question=resolved_question)
+        return cls(**out.model_dump(exclude={"citations", "alternatives"}), citations=out.citations,
+                   alternatives=out.alternatives, answer_span=span, resolved_question=resolved_question)
 
 
 # --- OpenAI-compatible chat completions -------------------------------------------------------------------------
@@ -222,10 +265,17 @@ class StreamOptions(BaseModel):
     include_usage: Flag = False
 
 
-class ChatCompletionRequest(BaseModel):
-    """OpenAI's chat-completions request; sampling parameters are accepted and ignored (answers are extractive).
+OPENAI_MODEL = "viqa"
 
-    viqa extras (``extra_body`` in the openai client): ``collection``, ``top_k``.
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat-completions request. The answer is an exact span of a document, not generated text, so
+    sampling and generation parameters (temperature, top_p, max_tokens, max_completion_tokens, n, stop,
+    presence_penalty, frequency_penalty, seed, logit_bias, logprobs, top_logprobs, user, response_format, tools,
+    tool_choice, parallel_tool_calls, reasoning_effort, ...) are accepted and ignored; so is any other unknown field.
+
+    ``model`` must be ``viqa`` (the one model ``GET /v1/models`` lists): any other is a 404 ``model_not_found``.
+    viqa extras (``extra_body`` in the openai client): ``collection``, ``top_k``, ``filter``.
     """
 
     model_config = ConfigDict(
@@ -241,17 +291,39 @@ class ChatCompletionRequest(BaseModel):
         },
     )
 
-    model: str = Field(default="viqa", description="Any string; the response says 'viqa'.")
+    model: str = Field(default=OPENAI_MODEL, description="'viqa' (what GET /v1/models lists); others are a 404.")
     messages: list[OpenAIMessage] = Field(min_length=1, max_length=200)
     stream: Flag = False
     stream_options: StreamOptions | None = None
     collection: str | None = CollectionField
     top_k: PassageCount | None = None
+    filter: FilterIn | None = FilterField
+
+
+class UrlCitation(BaseModel):
+    """``content[start_index:end_index]`` is a source marker such as ``[1]`` (the cited answer itself when the
+    content carries no sources); ``url`` opens the document on the cited span in viqa's web page."""
+
+    start_index: int = Field(ge=0)
+    end_index: int = Field(ge=0)
+    url: str = Field(description="/?c=COLLECTION&d=DOC_ID#CHAR_START-CHAR_END under the server's root.")
+    title: str
+
+
+class UrlCitationAnnotation(BaseModel):
+    """OpenAI's ``url_citation`` annotation of a message, one per citation."""
+
+    type: Literal["url_citation"] = "url_citation"
+    url_citation: UrlCitation
 
 
 class AssistantMessage(BaseModel):
+    """The answer, its numbered sources appended unless ``VIQA_OPENAI_SOURCES=false``; abstentions say so."""
+
     role: Literal["assistant"] = "assistant"
     content: str
+    refusal: None = None
+    annotations: list[UrlCitationAnnotation] = Field(default_factory=list)
 
 
 class Choice(BaseModel):
@@ -270,7 +342,8 @@ class Usage(BaseModel):
 
 
 class ChatCompletion(BaseModel):
-    """An OpenAI ``chat.completion`` whose ``viqa`` field carries viqa's whole answer, citations included."""
+    """An OpenAI ``chat.completion``: the content cites its sources, ``annotations`` link them, and the extra
+    ``viqa`` field carries viqa's whole answer, citations included."""
 
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -282,8 +355,11 @@ class ChatCompletion(BaseModel):
 
 
 class ChunkDelta(BaseModel):
+    """A piece of the message; the final chunk's delta carries the ``annotations`` of the whole content."""
+
     role: Literal["assistant"] | None = None
     content: str | None = None
+    annotations: list[UrlCitationAnnotation] | None = None
 
 
 class ChunkChoice(BaseModel):
@@ -294,7 +370,7 @@ class ChunkChoice(BaseModel):
 
 
 class ChatCompletionChunk(BaseModel):
-    """One streamed ``chat.completion.chunk``; the last one with choices carries ``viqa``."""
+    """One streamed ``chat.completion.chunk``; the last one with choices carries ``annotations`` and ``viqa``."""
 
     id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
@@ -310,11 +386,32 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int = 0
     owned_by: str = "viqa"
+    description: str | None = None
 
 
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class OpenAIErrorDetail(BaseModel):
+    """viqa's error detail with OpenAI's ``type`` and ``param``, set on OpenAI-specific errors (unknown model)."""
+
+    message: str
+    code: str
+    type: str | None = Field(default=None, examples=["invalid_request_error"])
+    param: str | None = None
+
+
+class OpenAIErrorOut(BaseModel):
+    """An error of the OpenAI routes: ``{"error": {"message", "type", "param", "code"}}``."""
+
+    model_config = _examples(
+        {"error": {"message": "The model 'gpt-4o' does not exist; this server serves 'viqa'.",
+                   "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}
+    )
+
+    error: OpenAIErrorDetail
 
 
 # --- documents, collections, jobs -------------------------------------------------------------------------------
@@ -330,6 +427,9 @@ class DocumentUpload(BaseModel):
     doc_id: str | None = Field(default=None, pattern=NAME_PATTERN)
     title: str | None = Field(default=None, max_length=200)
     text: str = Field(min_length=1)
+    date: datetime.date | None = Field(default=None, description="The document's date, for filters.")
+    tags: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=20,
+                                                             description="Tags, for filters.")
 
 
 class DocumentSummary(BaseModel):
@@ -337,6 +437,8 @@ class DocumentSummary(BaseModel):
     title: str
     chars: int
     sha256: str
+    date: str | None = None
+    tags: list[str] = Field(default_factory=list)
 
 
 class DocumentList(BaseModel):

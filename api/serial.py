@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from viqa.types import Answer, Document, Search
+from viqa.types import Answer, Document, Filter, Search
 
 
 class EmbedderLike(Protocol):
@@ -35,9 +35,13 @@ class PipelineLike(Protocol):
 
     def load(self) -> Any: ...
 
-    def search(self, query: str, collection: str | None = None, k: int | None = None) -> Search: ...
+    def search(
+        self, query: str, collection: str | None = None, k: int | None = None, where: Filter | None = None
+    ) -> Search: ...
 
-    def answer(self, question: str, collection: str | None = None, top_k: int | None = None) -> Answer: ...
+    def answer(
+        self, question: str, collection: str | None = None, top_k: int | None = None, where: Filter | None = None
+    ) -> Answer: ...
 
     def retriever(self, collection: str | None = None) -> Any: ...
 
@@ -82,13 +86,13 @@ class SerialPipeline:
         self.lock = lock if lock is not None else threading.RLock()
         self.embedder = SharedEmbedder(pipeline.embedder, self.lock, batch_size)
 
-    def search(self, query: str, collection: str | None, k: int | None) -> Search:
+    def search(self, query: str, collection: str | None, k: int | None, where: Filter | None = None) -> Search:
         with self.lock:
-            return self.pipeline.search(query, collection, k)
+            return self.pipeline.search(query, collection, k, where=where)
 
-    def answer(self, question: str, collection: str | None, top_k: int | None) -> Answer:
+    def answer(self, question: str, collection: str | None, top_k: int | None, where: Filter | None = None) -> Answer:
         with self.lock:
-            return self.pipeline.answer(question, collection, top_k)
+            return self.pipeline.answer(question, collection, top_k, where=where)
 
     def documents(self, collection: str) -> dict[str, Document]:
         """The live documents of a collection; NotFoundError if it has no index."""

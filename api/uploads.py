@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+from dataclasses import replace
 from pathlib import PurePath
 
 from viqa.errors import InputError
@@ -17,6 +19,23 @@ def encoded(text: str, what: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         raise InputError(f"{what} contains characters that are not valid Unicode") from None
+
+
+MAX_TAGS = 20
+
+
+def with_metadata(doc: Document, date: str | None, tags: list[str]) -> Document:
+    """``doc`` carrying an ISO date ("2023-11-30") and tags, for filters; InputError for a date that is not one
+    or more than ``MAX_TAGS`` tags."""
+    if date is not None:
+        try:
+            date = datetime.date.fromisoformat(date.strip()).isoformat()
+        except ValueError:
+            raise InputError(f"date {date!r} is not an ISO date such as 2023-11-30") from None
+    kept = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    if len(kept) > MAX_TAGS or any(len(t) > 50 for t in kept):
+        raise InputError(f"give at most {MAX_TAGS} tags of at most 50 characters each")
+    return replace(doc, date=date, tags=kept)
 
 
 def document_from_file(data: bytes, filename: str, doc_id: str | None = None, title: str | None = None) -> Document:

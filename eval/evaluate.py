@@ -55,7 +55,7 @@ def context_collection(items: list[GoldItem], pipeline: Pipeline, gold: Path) ->
 
 def evaluate(
     gold: Path, mode: str, pipeline: Pipeline, collection: str | None, out_dir: Path, limit: int | None = None,
-    progress=None,
+    progress=None, link_base: str | None = None,
 ) -> dict:
     """Run (or resume) the evaluation into ``out_dir`` and return its summary."""
     if mode not in MODES:
@@ -84,5 +84,5 @@ def evaluate(
     summary = {"gold": str(gold), "collection": collection, **summarize(results, mode)}
     from viqa.eval.report import write_run
 
-    write_run(out_dir, summary, results, title=f"viqa eval: {gold.name} ({mode})")
+    write_run(out_dir, summary, results, title=f"viqa eval: {gold.name} ({mode})", link_base=link_base)
     return summary

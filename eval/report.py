@@ -12,6 +12,7 @@ from pathlib import Path
 
 from viqa.eval.runner import ItemResult
 from viqa.files import write_text_atomic
+from viqa.links import citation_url
 
 WORST_MISSES = 25
 QUOTE_CHARS = 400
@@ -280,14 +281,20 @@ def _other_numbers(summary: dict) -> str:
     return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td class=num>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
-def _first_quote(r: ItemResult) -> str:
-    quote = next((c.get("quote") for c in r.citations if c.get("quote")), None)
-    if quote is None:
+def _first_quote(r: ItemResult, collection: str | None, link_base: str | None) -> str:
+    """The first citation's quote, linked to viqa's page on the cited span when a page URL is given."""
+    cited = next((c for c in r.citations if c.get("quote")), None)
+    if cited is None:
         return _none("—")
-    return _e(quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 1] + "…")
+    quote = cited["quote"]
+    text = _e(quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 1] + "…")
+    if link_base is None or collection is None:
+        return text
+    url = citation_url(link_base, collection, cited["doc_id"], cited["char_start"], cited["char_end"])
+    return f'<a href="{_e(url)}">{text}</a>'
 
 
-def _misses_table(rows: Sequence[ItemResult]) -> str:
+def _misses_table(rows: Sequence[ItemResult], collection: str | None = None, link_base: str | None = None) -> str:
     if not rows:
         return "<p class=note>No misses: every question scored F1 = 1.</p>"
     head = ("<tr><th>#</th><th>id</th><th>kind</th><th>question</th><th>gold</th><th>prediction</th>"
@@ -298,7 +305,7 @@ def _misses_table(rows: Sequence[ItemResult]) -> str:
         pred = _e(r.prediction) if r.prediction is not None else _none("(abstained)")
         body.append(f"<tr><td class=num>{i}</td><td>{_e(r.qid)}</td><td>{_e(r.kind or '-')}</td>"
                     f"<td>{_e(r.question)}</td><td>{gold}</td><td>{pred}</td><td class=num>{r.f1:.2f}</td>"
-                    f"<td class=num>{r.confidence:.2f}</td><td>{_first_quote(r)}</td></tr>")
+                    f"<td class=num>{r.confidence:.2f}</td><td>{_first_quote(r, collection, link_base)}</td></tr>")
     return '<table class="misses">' + head + "".join(body) + "</table>"
 
 
@@ -306,8 +313,9 @@ def _figure(svg: str, caption: str) -> str:
     return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
 
 
-def render_html(summary: dict, results: Sequence[ItemResult], title: str) -> str:
-    """The report page as one string: every piece of user text escaped, nothing loaded from elsewhere."""
+def render_html(summary: dict, results: Sequence[ItemResult], title: str, link_base: str | None = None) -> str:
+    """The report page as one string: every piece of user text escaped, nothing loaded from elsewhere; with
+    ``link_base`` (a viqa server's root), the misses' citations link to its page on the cited span."""
     answers = summary.get("mode") != "retrieval"
     meta = [f"{summary.get('questions', len(results))} questions"]
     for key in ("mode", "gold", "collection"):
@@ -334,7 +342,8 @@ def render_html(summary: dict, results: Sequence[ItemResult], title: str) -> str
                     "abstention when the documents do not say); the dashed diagonal is perfect calibration. "
                     f"ECE {expected_calibration_error(bins):.3f}."),
             latency_fig, "</div>",
-            f"<h2>Worst misses (lowest F1, up to {WORST_MISSES})</h2>", _misses_table(worst_misses(results)),
+            f"<h2>Worst misses (lowest F1, up to {WORST_MISSES})</h2>",
+            _misses_table(worst_misses(results), summary.get("collection"), link_base),
         ]
     else:
         parts += ["<h2>Charts</h2><div class=charts>", latency_fig, "</div>"]
@@ -342,12 +351,15 @@ def render_html(summary: dict, results: Sequence[ItemResult], title: str) -> str
     return "\n".join(p for p in parts if p)
 
 
-def write_html_report(path: Path, summary: dict, results: list[ItemResult], title: str) -> None:
+def write_html_report(path: Path, summary: dict, results: list[ItemResult], title: str,
+                      link_base: str | None = None) -> None:
     """Write the self-contained HTML report of a run to ``path`` (atomically)."""
-    write_text_atomic(path, render_html(summary, results, title))
+    write_text_atomic(path, render_html(summary, results, title, link_base))
 
 
-def write_run(out_dir: Path, summary: dict, results: list[ItemResult], title: str) -> None:
+def write_run(
+    out_dir: Path, summary: dict, results: list[ItemResult], title: str, link_base: str | None = None
+) -> None:
     """Write ``summary.json`` and ``report.html`` into ``out_dir``, each atomically (results.jsonl is the runner's)."""
     write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    write_html_report(out_dir / "report.html", summary, results, title)
+    write_html_report(out_dir / "report.html", summary, results, title, link_base)

@@ -82,7 +82,7 @@ def ingest_documents(
         report.replaced += [d.doc_id for d in todo]
         for doc in documents:
             old = state.documents.get(doc.doc_id)
-            if old is not None and old.sha256 == doc.sha256 and not rechunk:
+            if old is not None and (old.sha256, old.date, old.tags) == (doc.sha256, doc.date, doc.tags) and not rechunk:
                 report.skipped.append(doc.doc_id)
             else:
                 (report.replaced if old is not None else report.added).append(doc.doc_id)

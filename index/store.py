@@ -33,7 +33,7 @@ FORMAT_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 _SCHEMA = """
-CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, path TEXT, sha256 TEXT, text TEXT);
+CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, path TEXT, sha256 TEXT, text TEXT, date TEXT, tags TEXT);
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEXT, clean TEXT, clean_start BLOB, clean_end BLOB,
     char_start INTEGER, char_end INTEGER, heading_path TEXT, kind TEXT, footnotes TEXT, cited_by TEXT,
@@ -107,8 +107,9 @@ def write_meta(path: Path, state: IndexState) -> None:
     try:
         con.executescript(_SCHEMA)
         con.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
-            [(d.doc_id, d.title, d.path, d.sha256, d.text) for d in state.documents.values()],
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(d.doc_id, d.title, d.path, d.sha256, d.text, d.date, json.dumps(list(d.tags), ensure_ascii=False))
+             for d in state.documents.values()],
         )
         con.executemany(
             "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -131,8 +132,11 @@ def write_meta(path: Path, state: IndexState) -> None:
 def read_meta(path: Path) -> tuple[dict[str, Document], list[Chunk], list[list[str]]]:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
+        columns = {row[1] for row in con.execute("PRAGMA table_info(documents)")}
+        meta = "date, tags" if "date" in columns else "NULL, '[]'"  # generations written before filters had none
         documents = {
-            row[0]: Document(*row) for row in con.execute("SELECT doc_id, title, path, text, sha256 FROM documents")
+            row[0]: Document(*row[:5], date=row[5], tags=tuple(json.loads(row[6])))
+            for row in con.execute(f"SELECT doc_id, title, path, text, sha256, {meta} FROM documents")
         }
         chunks, tokens = [], []
         for row in con.execute(

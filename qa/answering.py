@@ -62,6 +62,24 @@ def same_answer(candidates: list[Candidate], best: Candidate) -> list[Candidate]
     return out
 
 
+def alternatives_to(candidates: list[Candidate], best: Candidate, threshold: float, gap: float,
+                    most: int) -> list[Candidate]:
+    """Other documents' answers that would be answered on their own (margin >= ``threshold``), differ from
+    ``best``'s and from each other, and rank within ``gap`` of it: best first, at most ``most``."""
+    if gap <= 0 or most <= 0:
+        return []
+    seen, out = {normalise_vi(best.text)}, []
+    for c in candidates:
+        key = normalise_vi(c.text)
+        if (c.hit.chunk.doc_id != best.hit.chunk.doc_id and key not in seen and c.margin >= threshold
+                and best.score - c.score <= gap):
+            seen.add(key)
+            out.append(c)
+            if len(out) == most:
+                break
+    return out
+
+
 def _contiguous_run(chunk: Chunk, text: str, lo: int, hi: int, start: int, end: int) -> tuple[int, int]:
     """Shrink clean range [lo, hi) around [start, end) so it never spans a paragraph break of the original
     (a page break with footnotes in between): the quote stays one highlightable run of the source."""

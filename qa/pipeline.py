@@ -9,13 +9,13 @@ from functools import cached_property
 from viqa.index.store import Collection
 from viqa.models.embedder import Embedder
 from viqa.models.reader_model import ensure_reader_folder, reader_calibration, reader_weights, window_mismatch
-from viqa.qa.answering import Candidate, citation_for, confidence, rank_candidates, same_answer
+from viqa.qa.answering import Candidate, alternatives_to, citation_for, confidence, rank_candidates, same_answer
 from viqa.qa.focus import View, focus
 from viqa.qa.reader import Reader
 from viqa.qa.retrieval import Retriever, validate_query
 from viqa.settings import Settings
 from viqa.text.segment import sentence_spans
-from viqa.types import Answer, Search
+from viqa.types import Alternative, Answer, Filter, Search
 
 log = logging.getLogger(__name__)
 
@@ -73,30 +73,34 @@ class Pipeline:
         return self._retrievers[name].load()
 
     def search(
-        self, query: str, collection: str | None = None, k: int | None = None, mode: str = "hybrid"
+        self, query: str, collection: str | None = None, k: int | None = None, mode: str = "hybrid",
+        where: Filter | None = None,
     ) -> Search:
-        """Ranked passages with scores and offsets into the original documents."""
+        """Ranked passages with scores and offsets into the original documents (only those ``where`` admits)."""
         started = time.perf_counter()
         query = validate_query(query, self.settings.max_query_chars)
         retriever = self.retriever(collection)
-        hits = retriever.search(query, k=k, mode=mode)
+        hits = retriever.search(query, k=k, mode=mode, where=where)
         elapsed = (time.perf_counter() - started) * 1000
         return Search(query, retriever.collection.name, tuple(hits), {"retrieve": elapsed})
 
-    def answer(self, question: str, collection: str | None = None, top_k: int | None = None) -> Answer:
-        """The best answer span over the top passages, with citations, or an abstention (``text is None``)."""
+    def answer(
+        self, question: str, collection: str | None = None, top_k: int | None = None, where: Filter | None = None
+    ) -> Answer:
+        """The best answer span over the top passages (of the documents ``where`` admits), with citations, or an
+        abstention (``text is None``)."""
         s = self.settings
         t0 = time.perf_counter()
         question = validate_query(question, s.max_query_chars)
         retriever = self.retriever(collection)
-        hits = retriever.search(question, k=s.read_k if top_k is None else top_k)
+        hits = retriever.search(question, k=s.read_k if top_k is None else top_k, where=where)
         t1 = time.perf_counter()
         if s.read_focus_sentences:
             views = focus(hits, question, s.read_focus_sentences)
         else:
             views = [View(h, 0, len(h.chunk.clean)) for h in hits]
         threshold, scale = self.calibration
-        candidates = self._read(question, views, threshold)
+        candidates, read = self._read(question, views, threshold)
         t2 = time.perf_counter()
         timings = {"retrieve": (t1 - t0) * 1000, "read": (t2 - t1) * 1000}
         if not candidates or candidates[0].margin < threshold:
@@ -109,20 +113,41 @@ class Pipeline:
         citations = tuple(
             citation_for(c.hit.chunk, docs[c.hit.chunk.doc_id], c.start, c.end) for c in same_answer(candidates, best)
         )
+        others = candidates + self._other_sources(question, views[read:], best)
+        alternatives = tuple(
+            Alternative(c.text, confidence(c.margin, threshold, scale),
+                        citation_for(c.hit.chunk, docs[c.hit.chunk.doc_id], c.start, c.end))
+            for c in alternatives_to(sorted(others, key=lambda c: -c.score), best, threshold, s.alternative_gap,
+                                     s.max_alternatives)
+        )
         timings["total"] = (time.perf_counter() - t0) * 1000
-        return Answer(best.text, confidence(best.margin, threshold, scale), citations, timings)
+        return Answer(best.text, confidence(best.margin, threshold, scale), citations, timings, alternatives)
 
-    def _read(self, question: str, views: list[View], threshold: float) -> list[Candidate]:
-        """Ranked candidates. With ``read_sure_margin`` set, views are read best first, one at a time, until
-        the best answer clears ``threshold + read_sure_margin``; otherwise all in one batch."""
+    def _read(self, question: str, views: list[View], threshold: float) -> tuple[list[Candidate], int]:
+        """Ranked candidates, and how many views were read. With ``read_sure_margin`` set, views are read best
+        first, one at a time, until the best answer clears ``threshold + read_sure_margin``; otherwise all at once."""
         s = self.settings
         step = 1 if s.read_sure_margin is not None else max(len(views), 1)
         candidates: list[Candidate] = []
+        read = 0
         for i in range(0, len(views), step):
             batch = views[i : i + step]
             candidates += rank_candidates(batch, self.reader.read([(question, v.text) for v in batch]),
                                           s.retrieval_weight)
             candidates.sort(key=lambda c: -c.score)
+            read = i + len(batch)
             if s.read_sure_margin is not None and candidates and candidates[0].margin >= threshold + s.read_sure_margin:
                 break
-        return candidates
+        return candidates, read
+
+    def _other_sources(self, question: str, unread: list[View], best: Candidate) -> list[Candidate]:
+        """Candidates of the views reading stopped short of that come from other documents than the best
+        answer's and were retrieved almost as well as it (``alternative_retrieval_share``): what they say."""
+        s = self.settings
+        if s.alternative_gap <= 0 or s.max_alternatives <= 0:
+            return []
+        floor = s.alternative_retrieval_share * best.hit.score
+        batch = [v for v in unread if v.hit.chunk.doc_id != best.hit.chunk.doc_id and v.hit.score >= floor]
+        if not batch:
+            return []
+        return rank_candidates(batch, self.reader.read([(question, v.text) for v in batch]), s.retrieval_weight)

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,8 +21,9 @@ from viqa.errors import NotFoundError
 from viqa.index.store import Collection
 from viqa.qa.retrieval import validate_query
 from viqa.settings import Settings
+from viqa.text.normalise import normalise_for_matching
 from viqa.text.segment import syllables
-from viqa.types import Answer, Chunk, Citation, Document, Hit, IngestReport, Search
+from viqa.types import Alternative, Answer, Chunk, Citation, Document, Filter, Hit, IngestReport, Search
 
 LOOPBACK = ("127.0.0.1", 50000)
 REMOTE = ("203.0.113.7", 50000)
@@ -82,6 +84,7 @@ class FakePipeline:
         }
         self.embedder = FakeEmbedder()
         self.asked: list[tuple[str, str | None, int | None]] = []
+        self.filters: list[Filter | None] = []
         self.loaded = False
 
     def load(self) -> FakePipeline:
@@ -98,10 +101,15 @@ class FakePipeline:
         name = collection or self.settings.default_collection
         return SimpleNamespace(documents=self._documents(name), collection=SimpleNamespace(name=name))
 
-    def _ranked(self, query: str, collection: str | None) -> list[tuple[int, Document, int, int]]:
+    def _ranked(self, query: str, collection: str | None, where: Filter | None = None
+                ) -> list[tuple[int, Document, int, int]]:
         wanted = set(syllables(query)) - _NOT_CONTENT
         scored = []
-        for doc in self._documents(collection).values():
+        docs = self._documents(collection).values()
+        if where is not None:
+            title = None if where.title is None else normalise_for_matching(where.title)
+            docs = [d for d in docs if replace(where, title=title).admits(d, normalise_for_matching(d.title))]
+        for doc in docs:
             for m in _SENTENCE.finditer(doc.text):
                 start = m.start() + len(m.group()) - len(m.group().lstrip())
                 score = len(wanted & set(syllables(m.group())))
@@ -109,30 +117,47 @@ class FakePipeline:
                     scored.append((score, doc, start, m.end()))
         return sorted(scored, key=lambda s: -s[0])
 
-    def search(self, query: str, collection: str | None = None, k: int | None = None) -> Search:
+    def search(
+        self, query: str, collection: str | None = None, k: int | None = None, where: Filter | None = None
+    ) -> Search:
         query = validate_query(query, self.settings.max_query_chars)
+        self.filters.append(where)
         hits = []
-        for score, doc, start, end in self._ranked(query, collection)[: 5 if k is None else k]:
+        for score, doc, start, end in self._ranked(query, collection, where)[: 5 if k is None else k]:
             text = doc.text[start:end]
             chunk = Chunk(f"{doc.doc_id}:{start}", doc.doc_id, text, text, tuple(range(start, end)),
                           tuple(range(start + 1, end + 1)), start, end, doc.title)
             hits.append(Hit(chunk, float(score), None, float(score)))
         return Search(query, collection or "default", tuple(hits), {"retrieve": 1.0})
 
-    def answer(self, question: str, collection: str | None = None, top_k: int | None = None) -> Answer:
+    def answer(
+        self, question: str, collection: str | None = None, top_k: int | None = None, where: Filter | None = None
+    ) -> Answer:
         question = validate_query(question, self.settings.max_query_chars)
         self.asked.append((question, collection, top_k))
-        ranked = self._ranked(question, collection)
+        self.filters.append(where)
+        ranked = self._ranked(question, collection, where)
         if not ranked or ranked[0][0] < 2 or not _AMOUNT.search(ranked[0][1].text[ranked[0][2]:ranked[0][3]]):
             return Answer(None, 0.9, (), {"total": 1.0})
         score, doc, start, end = ranked[0]
-        amount = _AMOUNT.search(doc.text, start, end)
-        assert amount is not None
-        citation = Citation(doc.doc_id, doc.title, f"{doc.doc_id}:{start}", amount.start(), amount.end(),
-                            doc.text[start:end], start, end)
+        amount, citation = _cited_amount(doc, start, end)
         wanted = set(syllables(question)) - _NOT_CONTENT
-        return Answer(amount.group(), min(1.0, score / max(len(wanted), 1)), (citation,),
-                      {"retrieve": 1.0, "read": 2.0, "total": 3.0})
+        confidence = min(1.0, score / max(len(wanted), 1))
+        others = []  # sentences of other documents as good as the best, with another amount: the sources differ
+        for other_score, other, o_start, o_end in ranked[1:]:
+            found = _cited_amount(other, o_start, o_end) if _AMOUNT.search(other.text, o_start, o_end) else None
+            if other_score == score and other.doc_id != doc.doc_id and found and found[0] != amount:
+                others.append(Alternative(found[0], confidence, found[1]))
+        return Answer(amount, confidence, (citation,), {"retrieve": 1.0, "read": 2.0, "total": 3.0},
+                      tuple(others[:2]))
+
+
+def _cited_amount(doc: Document, start: int, end: int) -> tuple[str, Citation]:
+    """The first amount of sentence [start, end) of ``doc``, cited."""
+    amount = _AMOUNT.search(doc.text, start, end)
+    assert amount is not None
+    return amount.group(), Citation(doc.doc_id, doc.title, f"{doc.doc_id}:{start}", amount.start(), amount.end(),
+                                    doc.text[start:end], start, end)
 
 
 class FakeIndex:

@@ -133,6 +133,8 @@ def eval_(
     collection: CollectionOpt = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/eval/<gold>-<mode>).")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    links: Annotated[str | None, typer.Option(
+        help="A viqa server's root (http://127.0.0.1:8000): the report's misses link to its page.")] = None,
 ) -> None:
     """Score the pipeline on a gold Q&A set (SQuAD JSON, JSONL or CSV); `viqa eval compare A B` diffs two runs."""
     from viqa.errors import InputError
@@ -158,7 +160,7 @@ def eval_(
     out_dir = out or Path("runs/eval") / f"{gold.stem}-{mode}"
     total = len(load_gold(gold)[: limit or None])
     with tqdm(total=total, desc=f"eval {mode}", unit="q", disable=not sys.stderr.isatty()) as bar:
-        summary = evaluate(gold, mode, Pipeline(get_settings()), collection, out_dir, limit, bar.update)
+        summary = evaluate(gold, mode, Pipeline(get_settings()), collection, out_dir, limit, bar.update, links)
     typer.echo(json.dumps({k: v for k, v in summary.items() if k != "by_kind"}, ensure_ascii=False, indent=2))
     typer.echo(f"report: {out_dir / 'report.html'}")
 

@@ -15,13 +15,48 @@ NOT_FOUND = "Không tìm thấy câu trả lời trong tài liệu."
 
 @dataclass(frozen=True)
 class Document:
-    """A source file as ingested: ``text`` is the decoded original; every offset in viqa points into it."""
+    """A source file as ingested: ``text`` is the decoded original; every offset in viqa points into it.
+    ``date`` (ISO, "2023-11-30") and ``tags`` are what the user gave at upload, for filters."""
 
     doc_id: str
     title: str
     path: str
     text: str
     sha256: str
+    date: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which documents a search may return: all of the given conditions hold (None or empty: no condition).
+
+    ``title`` is a substring, matched as retrieval matches text (case and tone placement aside); ``tags`` must
+    all be on the document; ``date_from``/``date_to`` bound its ISO date, inclusive (undated documents fail).
+    """
+
+    doc_ids: frozenset[str] | None = None
+    title: str | None = None
+    tags: frozenset[str] = frozenset()
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def admits(self, doc: Document, title_key: str) -> bool:
+        """True when ``doc`` (whose title normalised for matching is ``title_key``) meets every condition."""
+        if self.doc_ids is not None and doc.doc_id not in self.doc_ids:
+            return False
+        if self.title is not None and self.title not in title_key:
+            return False
+        if not self.tags <= set(doc.tags):
+            return False
+        if self.date_from is not None or self.date_to is not None:
+            if doc.date is None:
+                return False
+            if (self.date_from is not None and doc.date < self.date_from) or (
+                self.date_to is not None and doc.date > self.date_to
+            ):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -91,13 +126,24 @@ class Citation:
 
 
 @pydantic_dataclass(frozen=True)
+class Alternative:
+    """What another document says, close behind the best answer: its answer, confidence and where it stands."""
+
+    text: str
+    confidence: float
+    citation: Citation
+
+
+@pydantic_dataclass(frozen=True)
 class Answer:
-    """An answer span with its citations, or an abstention (``text is None``)."""
+    """An answer span with its citations, or an abstention (``text is None``); ``alternatives`` are other
+    documents' answers that rank close behind it (the sources differ)."""
 
     text: str | None
     confidence: float
     citations: tuple[Citation, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    alternatives: tuple[Alternative, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,15 @@ def ask(body: AskRequest, pipeline: PipelineDep, api: SettingsDep, _: ReadAuth) 
     """The exact answer span with its citations, or ``answer: null`` with a message when the documents do not say."""
     question = checked_question(body.question, api.max_query_chars)
     top_k = checked_count(body.top_k, api.max_top_k, "top_k")
-    return AskOut.from_answer(pipeline.answer(question, checked_collection(body.collection), top_k))
+    where = None if body.filter is None else body.filter.to_filter()
+    return AskOut.from_answer(pipeline.answer(question, checked_collection(body.collection), top_k, where))
 
 
 @router.post("/search", response_model=SearchOut, responses=_example(SEARCH_EXAMPLE))
 def search(body: SearchRequest, pipeline: PipelineDep, api: SettingsDep, _: ReadAuth) -> SearchOut:
-    """The best passages for a query, with scores and offsets into the original documents."""
+    """The best passages for a query, with scores and offsets into the original documents; ``filter`` keeps to
+    some documents."""
     query = checked_question(body.query, api.max_query_chars)
     k = checked_count(body.k, api.max_top_k, "k")
-    return SearchOut.from_search(pipeline.search(query, checked_collection(body.collection), k))
+    where = None if body.filter is None else body.filter.to_filter()
+    return SearchOut.from_search(pipeline.search(query, checked_collection(body.collection), k, where))

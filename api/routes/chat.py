@@ -16,6 +16,7 @@ from viqa.api.sse import SSE_HEADERS, sse_event
 from viqa.errors import InputError
 from viqa.qa.followup import resolve_followup
 from viqa.settings import Settings
+from viqa.types import Filter
 
 router = APIRouter(prefix="/v1", tags=["chat"], responses=ERROR_RESPONSES)
 
@@ -34,15 +35,17 @@ _SSE_EXAMPLE = (
 
 def answer_conversation(
     pipeline: SerialPipeline, messages: list[tuple[str, str]], collection: str | None, top_k: int | None,
-    api: Settings,
+    api: Settings, where: Filter | None = None,
 ) -> ChatResponse:
-    """Answer the last (role, text) message, which must be the user's, resolved against the user's earlier ones."""
+    """Answer the last (role, text) message, which must be the user's, resolved against the user's earlier ones,
+    from the documents ``where`` admits."""
     if messages[-1][0] != "user":
         raise InputError("the last message must be the user's question")
     questions = [text for role, text in messages if role == "user"]
     question = checked_question(questions[-1], api.max_query_chars)
     resolved = checked_question(resolve_followup(questions[:-1], question), api.max_query_chars)
-    answer = pipeline.answer(resolved, checked_collection(collection), checked_count(top_k, api.max_top_k, "top_k"))
+    top_k = checked_count(top_k, api.max_top_k, "top_k")
+    answer = pipeline.answer(resolved, checked_collection(collection), top_k, where)
     return ChatResponse.from_answer_to(answer, resolved)
 
 
@@ -55,7 +58,7 @@ def chat_events(result: ChatResponse) -> Iterator[str]:
     )
     yield sse_event(
         {"answer": result.answer, "confidence": result.confidence, "message": result.message,
-         "resolved_question": result.resolved_question},
+         "resolved_question": result.resolved_question, "alternatives": [asdict(a) for a in result.alternatives]},
         "answer",
     )
     yield sse_event({"timings_ms": result.timings_ms}, "done")
@@ -71,7 +74,8 @@ def chat(
 ) -> ChatResponse | StreamingResponse:
     """Answer the last user message; with ``stream: true`` the answer comes as Server-Sent Events."""
     messages = [(m.role, m.content) for m in body.messages]
-    result = answer_conversation(pipeline, messages, body.collection, body.top_k, api)
+    where = None if body.filter is None else body.filter.to_filter()
+    result = answer_conversation(pipeline, messages, body.collection, body.top_k, api, where)
     if not body.stream:
         return result
     return StreamingResponse(chat_events(result), media_type="text/event-stream", headers=SSE_HEADERS)

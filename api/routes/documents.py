@@ -28,7 +28,7 @@ from viqa.api.schemas import (
     DocumentSummary,
     DocumentUpload,
 )
-from viqa.api.uploads import document_from_file, document_from_json
+from viqa.api.uploads import document_from_file, document_from_json, with_metadata
 from viqa.errors import InputError, NotFoundError
 from viqa.index.store import Collection, list_collections, validate_name
 from viqa.types import Document
@@ -44,6 +44,8 @@ _MULTIPART_SCHEMA = {
         "file": {"type": "string", "format": "binary", "description": "A .txt or .md file (UTF-8); repeat for more."},
         "doc_id": {"type": "string", "pattern": NAME_PATTERN},
         "title": {"type": "string", "maxLength": 200},
+        "date": {"type": "string", "format": "date", "description": "The document's date, for filters."},
+        "tags": {"type": "string", "description": "Comma-separated tags, for filters.", "maxLength": 1000},
     },
     "required": ["file"],
 }
@@ -73,8 +75,8 @@ def list_documents(name: CollectionName, pipeline: PipelineDep, _: ReadAuth) -> 
     docs = pipeline.documents(validate_name(name))
     return DocumentList(
         collection=name,
-        documents=[DocumentSummary(doc_id=d.doc_id, title=d.title, chars=len(d.text), sha256=d.sha256)
-                   for d in sorted(docs.values(), key=lambda d: d.doc_id)],
+        documents=[DocumentSummary(doc_id=d.doc_id, title=d.title, chars=len(d.text), sha256=d.sha256, date=d.date,
+                                   tags=list(d.tags)) for d in sorted(docs.values(), key=lambda d: d.doc_id)],
     )
 
 
@@ -109,14 +111,17 @@ async def _uploaded_documents(request: Request) -> list[Document]:
     if content_type == "multipart/form-data":
         async with request.form(max_files=100, max_fields=10) as form:
             files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
-            doc_id, title = form.get("doc_id"), form.get("title")
+            doc_id, title, date, tags = (form.get(k) for k in ("doc_id", "title", "date", "tags"))
             if not files:
                 raise InputError("send the document as a multipart part named 'file'")
             if len(files) > 1 and (doc_id or title):
                 raise InputError("doc_id and title can only be given with a single file")
             doc_id = doc_id if isinstance(doc_id, str) else None
             title = title if isinstance(title, str) else None
-            return [document_from_file(await f.read(), f.filename or "upload.txt", doc_id, title) for f in files]
+            date = date if isinstance(date, str) and date.strip() else None
+            tag_list = tags.split(",") if isinstance(tags, str) else []
+            return [with_metadata(document_from_file(await f.read(), f.filename or "upload.txt", doc_id, title),
+                                  date, tag_list) for f in files]
     if content_type == "application/json":
         try:
             upload = DocumentUpload.model_validate(json.loads(await request.body()))
@@ -124,7 +129,8 @@ async def _uploaded_documents(request: Request) -> list[Document]:
             raise ApiError(422, "validation_error", f"the body is not valid JSON: {type(exc).__name__}") from None
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
-        return [document_from_json(upload.text, upload.doc_id, upload.title)]
+        doc = document_from_json(upload.text, upload.doc_id, upload.title)
+        return [with_metadata(doc, None if upload.date is None else upload.date.isoformat(), upload.tags)]
     raise ApiError(415, "unsupported_media_type", "send multipart/form-data (a 'file' part) or application/json")
 
 

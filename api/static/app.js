@@ -71,6 +71,29 @@ function addError(text) {
   scrollDown();
 }
 
+// The page's own link to a cited span: /?c=COLLECTION&d=DOC#START-END (see viqa/links.py).
+function citationLink(collection, docId, start, end) {
+  const query = new URLSearchParams({ c: collection, d: docId });
+  return `/?${query.toString()}#${start}-${end}`;
+}
+
+function linkedSpan() {
+  const params = new URLSearchParams(location.search);
+  const m = /^#(\d+)-(\d+)$/.exec(location.hash);
+  if (!params.get("c") || !params.get("d") || !m || Number(m[1]) > Number(m[2])) return null;
+  return { collection: params.get("c"), docId: params.get("d"), start: Number(m[1]), end: Number(m[2]) };
+}
+
+function citationItem(citation, collection) {
+  const li = el("li", "cited");
+  li.appendChild(citationButton(citation, collection));
+  const link = el("a", "permalink", "Liên kết");
+  link.href = citationLink(collection, citation.doc_id, citation.char_start, citation.char_end);
+  link.title = "Liên kết tới đoạn được trích";
+  li.appendChild(link);
+  return li;
+}
+
 function citationButton(citation, collection) {
   const button = el("button", "citation");
   button.type = "button";
@@ -99,12 +122,21 @@ function addAnswer(result, question, collection) {
   }
   if (result.citations.length) {
     const list = el("ul", "citations");
-    for (const citation of result.citations) {
-      const li = el("li");
-      li.appendChild(citationButton(citation, collection));
+    for (const citation of result.citations) list.appendChild(citationItem(citation, collection));
+    item.appendChild(list);
+  }
+  const alternatives = result.alternatives || [];
+  if (alternatives.length) {
+    const box = el("div", "alternatives");
+    box.appendChild(el("p", "meta", "Nguồn khác cho biết:"));
+    const list = el("ul", "citations");
+    for (const alternative of alternatives) {
+      const li = citationItem(alternative.citation, collection);
+      li.prepend(el("div", "alternative", `${alternative.text} (độ tin cậy ${Math.round(alternative.confidence * 100)}%)`));
       list.appendChild(li);
     }
-    item.appendChild(list);
+    box.appendChild(list);
+    item.appendChild(box);
   }
   $("conversation").appendChild(item);
   scrollDown();
@@ -135,6 +167,30 @@ async function openPassage(citation, collection) {
     appendMarked(text, citation.quote, [[citation.char_start - citation.quote_start, citation.char_end - citation.quote_start, null]]);
   }
   text.querySelector("mark")?.scrollIntoView({ block: "center" });
+}
+
+// Open the document of a citation link on its span (no quote: the span alone is marked).
+async function openLinked(span) {
+  const panel = $("passage-panel");
+  const text = $("passage-text");
+  panel.hidden = false;
+  $("passage-title").textContent = span.docId;
+  $("passage-meta").textContent = "Đang tải…";
+  text.replaceChildren();
+  const from = Math.max(0, span.start - CONTEXT_CHARS);
+  const to = span.end + CONTEXT_CHARS;
+  const path = `/v1/collections/${encodeURIComponent(span.collection)}/documents/${encodeURIComponent(span.docId)}`;
+  try {
+    const doc = await api(`${path}?start=${from}&end=${to}`);
+    $("passage-title").textContent = doc.title;
+    $("passage-meta").textContent = `${doc.doc_id} · ký tự ${span.start}–${span.end} / ${doc.chars}`;
+    if (doc.start > 0) text.appendChild(document.createTextNode("… "));
+    appendMarked(text, doc.text, [[span.start - doc.start, span.end - doc.start, null]]);
+    if (doc.end < doc.chars) text.appendChild(document.createTextNode(" …"));
+    text.querySelector("mark")?.scrollIntoView({ block: "center" });
+  } catch (error) {
+    $("passage-meta").textContent = `Không mở được liên kết (${error.message}).`;
+  }
 }
 
 async function ask(question) {
@@ -170,10 +226,11 @@ async function loadCollections() {
     select.dataset.default = data.default;
     select.replaceChildren();
     const names = data.collections.length ? data.collections : [data.default];
+    const wanted = linkedSpan()?.collection;
     for (const name of names) {
       const option = el("option", null, name);
       option.value = name;
-      option.selected = name === data.default;
+      option.selected = wanted && names.includes(wanted) ? name === wanted : name === data.default;
       select.appendChild(option);
     }
   } catch (error) {
@@ -232,4 +289,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("close-panel").addEventListener("click", () => { $("passage-panel").hidden = true; });
   loadCollections();
   watchReadiness();
+  const span = linkedSpan();
+  if (span) openLinked(span);
+  window.addEventListener("hashchange", () => { const s = linkedSpan(); if (s) openLinked(s); });
 });

@@ -178,3 +178,41 @@ def test_the_page_talks_to_its_own_server_only_and_raises_no_script_errors(
     assert [url for url in recorded.urls if not url.startswith(base_url + "/")] == []
     assert {urlsplit(url).hostname for url in recorded.urls} == {"127.0.0.1"}
     assert recorded.errors == []
+
+
+def test_a_citation_link_opens_the_document_on_the_cited_span(page: sync_api.Page, base_url: str) -> None:
+    from viqa.links import citation_path
+
+    start = SAMPLE.read_text().index(ANSWER)
+    link = citation_path("default", DOC_ID, start, start + len(ANSWER))
+    reply = ask(page, QUESTION)
+    assert reply.locator(".permalink").first.get_attribute("href") == link  # the answer's own citation link
+    page.goto(base_url + link)
+    sync_api.expect(page.locator("#passage-panel")).to_be_visible()
+    sync_api.expect(page.locator("#passage-title")).to_have_text(TITLE)
+    sync_api.expect(page.locator("#passage-text mark")).to_have_text(ANSWER)
+    sync_api.expect(page.locator("#passage-text mark")).to_be_in_viewport()
+
+
+@pytest.fixture
+def copies_url(settings: Settings) -> Iterator[str]:
+    """A live server whose fake pipeline holds two copies of a report that disagree on a figure."""
+    text = "Báo cáo tháng 11\n\nTổng kim ngạch xuất nhập khẩu tháng 11 ước đạt {} triệu USD.\n"
+    docs = {f"ban-{v}": make_document(f"ban-{v}", text.format(v), f"Bản {v}") for v in ("441", "445")}
+    pipeline = FakePipeline(settings, {"default": docs})
+    with serving(create_app(lambda s: pipeline, settings, index_ops=FakeIndex(pipeline).ops)) as url:
+        yield url
+
+
+def test_other_sources_that_disagree_are_shown_with_their_citations(browser: sync_api.Browser, copies_url: str) -> None:
+    context = browser.new_context(service_workers="block")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(copies_url + "/")
+    sync_api.expect(page.locator("#status")).to_have_text("Sẵn sàng")
+    reply = ask(page, "Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt bao nhiêu?")
+    sync_api.expect(reply.locator(".alternatives .meta")).to_have_text("Nguồn khác cho biết:")
+    answers = {reply.locator(".answer").inner_text(), reply.locator(".alternative").inner_text().split(" (")[0]}
+    assert answers == {"441 triệu USD", "445 triệu USD"}
+    sync_api.expect(reply.locator(".alternatives .citation mark")).to_have_count(1)
+    context.close()

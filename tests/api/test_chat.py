@@ -46,7 +46,7 @@ def test_followup_about_another_month_gets_that_months_figure(client: TestClient
 def test_chat_response_carries_the_answer_span_and_citations(client: TestClient) -> None:
     body = client.post("/v1/chat", json={"messages": _conversation(EXPORTS)}).json()
     assert set(body) == {"answer", "answer_span", "confidence", "message", "citations", "timings_ms",
-                         "resolved_question"}
+                         "resolved_question", "alternatives"}
     span = body["answer_span"]
     assert REPORT_TEXT[span["char_start"]:span["char_end"]] == body["answer"] == "45,6 triệu USD"
     assert set(body["citations"][0]) == {"doc_id", "title", "passage_id", "char_start", "char_end", "quote",

@@ -29,7 +29,7 @@ def test_documents_are_listed_with_id_title_and_size(client: TestClient) -> None
     body = client.get(UPLOAD).json()
     assert body == {"collection": "default", "documents": [
         {"doc_id": "bao-cao-thang-11", "title": "Báo cáo kinh tế - xã hội tháng 11 năm 2023",
-         "chars": len(REPORT_TEXT), "sha256": body["documents"][0]["sha256"]}]}
+         "chars": len(REPORT_TEXT), "sha256": body["documents"][0]["sha256"], "date": None, "tags": []}]}
 
 
 def test_a_document_is_returned_whole_or_as_the_slice_asked_for(client: TestClient) -> None:
@@ -206,3 +206,18 @@ def test_uploads_and_deletes_go_through_the_real_index_store(real_index_client: 
     deleted = wait_for_job(client, client.delete(f"{UPLOAD}/bao-cao").json()["id"], 30.0)
     assert deleted["status"] == "done", deleted
     assert [d["doc_id"] for d in client.get(UPLOAD).json()["documents"]] == ["gia-xang"]
+
+
+def test_an_upload_carries_its_date_and_tags_into_the_listing(client: TestClient) -> None:
+    _upload_and_wait(client, json={"doc_id": "gx", "text": PETROL, "date": "2023-11-30", "tags": ["gia", "xang"]})
+    files = {"file": ("b.txt", b"Hai."), "date": (None, "2023-10-01"), "tags": (None, "gia, dau")}
+    _upload_and_wait(client, files=files)
+    listed = {d["doc_id"]: d for d in client.get(UPLOAD).json()["documents"]}
+    assert (listed["gx"]["date"], listed["gx"]["tags"]) == ("2023-11-30", ["gia", "xang"])
+    assert (listed["b"]["date"], listed["b"]["tags"]) == ("2023-10-01", ["gia", "dau"])
+
+
+def test_an_upload_date_that_is_not_iso_is_refused(client: TestClient) -> None:
+    assert client.post(UPLOAD, json={"text": PETROL, "date": "30/11/2023"}).status_code == 422
+    response = client.post(UPLOAD, files={"file": ("b.txt", b"Hai."), "date": (None, "30/11/2023")})
+    assert response.status_code == 400 and "ISO date" in response.json()["error"]["message"]

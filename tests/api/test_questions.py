@@ -91,3 +91,40 @@ def test_counts_and_flags_of_the_wrong_json_type_are_a_422(client: TestClient) -
     messages = [{"role": "user", "content": "Tổng đàn bò?"}]
     assert client.post("/v1/chat", json={"messages": messages, "stream": 1}).status_code == 422
     assert client.post("/v1/chat/completions", json={"messages": messages, "stream": "yes"}).status_code == 422
+
+
+def test_a_filter_reaches_the_pipeline_as_the_domain_filter(client: TestClient, fake_pipeline: FakePipeline) -> None:
+    from viqa.types import Filter
+
+    body = {"question": "Tổng đàn bò?", "filter": {"doc_ids": ["bao-cao-thang-11"], "title": "Tháng 11",
+                                                    "tags": ["kinh-te"], "date_from": "2023-01-01"}}
+    assert client.post("/v1/ask", json=body).status_code == 200
+    assert fake_pipeline.filters[-1] == Filter(frozenset({"bao-cao-thang-11"}), "Tháng 11", frozenset({"kinh-te"}),
+                                               "2023-01-01", None)
+    client.post("/v1/search", json={"query": "bò", "filter": {"doc_ids": ["khac"]}})
+    assert fake_pipeline.filters[-1] == Filter(doc_ids=frozenset({"khac"}))
+
+
+def test_a_filter_that_admits_no_document_finds_nothing(client: TestClient) -> None:
+    assert client.post("/v1/search", json={"query": "bò", "filter": {"doc_ids": ["khac"]}}).json()["passages"] == []
+    body = client.post("/v1/ask", json={"question": "Tổng đàn bò của tỉnh có bao nhiêu con?",
+                                        "filter": {"tags": ["khong-co"]}}).json()
+    assert body["answer"] is None
+
+
+def test_a_filter_with_an_unknown_key_or_a_bad_date_is_a_422(client: TestClient) -> None:
+    for bad in ({"doc": ["x"]}, {"date_from": "tháng 11"}, {"doc_ids": []}, {"tags": [""]}):
+        response = client.post("/v1/search", json={"query": "bò", "filter": bad})
+        assert response.status_code == 422, bad
+
+
+def test_sources_that_disagree_come_back_as_alternatives(make_app, fake_pipeline: FakePipeline) -> None:
+    from tests.fakes import make_document, running
+
+    text = "Báo cáo\n\nTổng kim ngạch tháng 11 ước đạt {} triệu USD.\n"
+    fake_pipeline.collections["default"] = {f"b{v}": make_document(f"b{v}", text.format(v)) for v in ("441", "445")}
+    with running(make_app()) as client:
+        body = client.post("/v1/ask", json={"question": "Tổng kim ngạch tháng 11 ước đạt bao nhiêu?"}).json()
+    (other,) = body["alternatives"]
+    assert {body["answer"], other["text"]} == {"441 triệu USD", "445 triệu USD"}
+    assert other["citation"]["doc_id"] != body["citations"][0]["doc_id"]

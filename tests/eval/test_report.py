@@ -31,7 +31,8 @@ def _row(qid: str, golds: list[str], prediction: str | None, em: float, f1: floa
 
 
 def _rows() -> list[ItemResult]:
-    quote = {"doc_id": "d1", "quote": "Diện tích gieo trồng <b>vụ Đông</b> ước đạt 168ha."}
+    quote = {"doc_id": "d1", "quote": "Diện tích gieo trồng <b>vụ Đông</b> ước đạt 168ha.",
+             "char_start": 45, "char_end": 50}
     rows = [
         _row("a1", ["168ha"], "168ha", 1.0, 1.0, 0.9, latency=120.0),
         _row("a2", ["164,8ha"], "164,8", 0.0, 0.5, 0.8, kind="footnote", citations=[quote], latency=250.0),
@@ -136,3 +137,15 @@ def test_histogram_covers_min_to_max() -> None:
 def test_worst_misses_are_lowest_f1_then_most_confident() -> None:
     assert [r.qid for r in worst_misses(_rows())] == ["n2", "a3", "a2"]
     assert [r.qid for r in worst_misses(_rows(), n=1)] == ["n2"]
+
+
+def test_given_a_server_the_misses_link_to_its_page_on_the_cited_span(tmp_path: Path) -> None:
+    from viqa.eval.report import render_html
+
+    rows = _rows()
+    cited = next(r for r in worst_misses(rows) if r.citations)
+    summary = {**summarize(rows, "open"), "collection": "default"}
+    page = render_html(summary, rows, "t", link_base="http://127.0.0.1:8000")
+    c = cited.citations[0]
+    assert f'href="http://127.0.0.1:8000/?c=default&amp;d={c["doc_id"]}#{c["char_start"]}-{c["char_end"]}"' in page
+    assert "http://" not in render_html(summary, rows, "t")  # no server given: no link, still self-contained

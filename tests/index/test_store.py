@@ -155,3 +155,22 @@ def test_a_collection_built_by_another_embedder_is_refused_naming_both(settings,
     with pytest.raises(InputError, match="dim 384.*768"):
         coll.check_compatible(fake_embedder.id, 768)
     Retriever(coll, fake_embedder, settings).load()  # the embedder that built it is fine
+
+
+def test_dates_and_tags_survive_the_store_and_old_generations_read_without_them(settings, fake_embedder) -> None:
+    import sqlite3
+
+    from viqa.index.ingest import ingest_documents
+    from viqa.index.store import read_meta
+    from viqa.types import Document
+
+    coll = _collection(settings)
+    doc = Document("d", "D", "d.txt", "Một câu. Hai câu.", "sha", "2023-11-30", ("a", "b"))
+    ingest_documents(coll, [doc], fake_embedder, settings)
+    meta = coll.current_generation() / "meta.sqlite"
+    assert read_meta(meta)[0]["d"] == doc
+    con = sqlite3.connect(meta)
+    con.executescript("ALTER TABLE documents DROP COLUMN date; ALTER TABLE documents DROP COLUMN tags;")
+    con.close()
+    old = read_meta(meta)[0]["d"]
+    assert (old.date, old.tags, old.text) == (None, (), doc.text)

@@ -102,3 +102,29 @@ def test_focus_puts_the_view_of_the_best_matching_sentence_first() -> None:
     question = "Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt bao nhiêu?"
     views = focus([Hit(target, 1.0), Hit(other, 0.5)], question, max_sentences=3, context=0)
     assert views[0].hit.chunk is other and "440 triệu USD" in views[0].text
+
+
+def _candidate(doc_id: str, text: str, margin: float, score: float):
+    from viqa.qa.answering import Candidate
+    from viqa.types import Chunk, Hit
+
+    chunk = Chunk(f"{doc_id}-0", doc_id, text, text, tuple(range(len(text))), tuple(range(1, len(text) + 1)), 0,
+                  len(text), "")
+    return Candidate(Hit(chunk, 1.0), 0, len(text), margin, score)
+
+
+def test_alternatives_are_other_documents_answers_close_behind_the_best() -> None:
+    from viqa.qa.answering import alternatives_to
+
+    best = _candidate("a", "441 triệu USD", 6.0, 8.0)
+    others = [
+        best,
+        _candidate("a", "12 triệu USD", 5.9, 7.9),  # the same document: not another source
+        _candidate("b", "441 triệu USD.", 5.8, 7.8),  # the same answer from another document: agreement
+        _candidate("c", "445 triệu USD", 5.5, 7.5),  # another source that differs, close behind
+        _candidate("d", "450 triệu USD", 1.0, 7.4),  # would not be answered on its own (margin under threshold)
+        _candidate("e", "500 triệu USD", 5.0, 5.0),  # too far behind
+    ]
+    found = alternatives_to(others, best, threshold=3.0, gap=1.0, most=2)
+    assert [c.text for c in found] == ["445 triệu USD"]
+    assert alternatives_to(others, best, threshold=3.0, gap=0.0, most=2) == []

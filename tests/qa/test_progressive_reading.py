@@ -53,3 +53,35 @@ def test_without_a_sure_margin_every_view_is_read_in_one_batch(pipeline) -> None
     pipeline._reader = reader = CountingReader(margin=5.0)
     pipeline.answer(QUESTION)
     assert len(reader.batches) == 1 and reader.batches[0] > 1
+
+
+class FigureReader:
+    """Answers the first figure of three or more digits of each view ("441"), sure at the first view."""
+
+    def load(self) -> FigureReader:
+        return self
+
+    def read(self, pairs: list[tuple[str, str]]) -> list[ReadResult]:
+        import re
+
+        out = []
+        for _, text in pairs:
+            m = re.search(r"\d{3,}", text)
+            out.append(ReadResult((Span(m.start(), m.end(), 6.0),) if m else (), 0.0))
+        return out
+
+
+def test_a_near_copy_that_disagrees_is_read_and_listed_as_another_source(settings, fake_embedder, tmp_path) -> None:
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    (folder / "ban-a.txt").write_text("Báo cáo A\n\nTổng kim ngạch tháng 11 ước đạt 441 triệu USD.", encoding="utf-8")
+    (folder / "ban-b.txt").write_text("Báo cáo B\n\nTổng kim ngạch tháng 11 ước đạt 445 triệu USD.", encoding="utf-8")
+    ingest_paths(Collection(settings.collections_dir, "default"), [folder], fake_embedder, settings)
+    pipe = Pipeline(settings)
+    pipe.embedder, pipe.calibration, pipe._reader = fake_embedder, (0.0, 1.0), FigureReader()
+    answer = pipe.answer("Tổng kim ngạch tháng 11 ước đạt bao nhiêu?")
+    assert answer.text in {"441", "445"} and len(answer.alternatives) == 1
+    other = answer.alternatives[0]
+    assert {answer.text, other.text} == {"441", "445"} and other.citation.doc_id != answer.citations[0].doc_id
+    pipe.settings.alternative_gap = 0.0
+    assert pipe.answer("Tổng kim ngạch tháng 11 ước đạt bao nhiêu?").alternatives == ()
