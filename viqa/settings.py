@@ -81,12 +81,13 @@ class Settings(BaseSettings):
     confidence_scale: float | None = Field(default=None, gt=0, description="None: the calibrated value.")
     retrieval_weight: float = Field(default=2.0, ge=0, description="Weight of the fused retrieval score in ranking.")
     alternative_gap: float = Field(
-        default=1.0, ge=0, description="An answer from another document, other than the best and ranked within this"
-        " (logits) of it, is listed as what other sources say; 0: never."
+        default=0.5, ge=0, description="An answer from another document, other than the best and ranked within this"
+        " (logits) of it, is listed as what other sources say; 0: never. Chosen on vi-news-squad2-dev"
+        " (python -m viqa.eval.benchmarks.alternatives)."
     )
     alternative_retrieval_share: float = Field(
-        default=0.9, ge=0, le=1, description="Once sure, still read the views of other documents retrieved at least"
-        " this share of the best view's score, to find what they say."
+        default=1.0, ge=0, le=1, description="Once sure, still read the views of other documents retrieved at least"
+        " this share of the best answer's passage score, to find what they say (1: only as well as it)."
     )
     max_alternatives: int = Field(default=2, ge=0, description="Most answers of other sources listed.")
 

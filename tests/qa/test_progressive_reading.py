@@ -77,9 +77,9 @@ def test_a_near_copy_that_disagrees_is_read_and_listed_as_another_source(setting
     (folder / "ban-a.txt").write_text("Báo cáo A\n\nTổng kim ngạch tháng 11 ước đạt 441 triệu USD.", encoding="utf-8")
     (folder / "ban-b.txt").write_text("Báo cáo B\n\nTổng kim ngạch tháng 11 ước đạt 445 triệu USD.", encoding="utf-8")
     ingest_paths(Collection(settings.collections_dir, "default"), [folder], fake_embedder, settings)
-    pipe = Pipeline(settings)
+    pipe = Pipeline(settings.model_copy(update={"alternative_retrieval_share": 0.8}))
     pipe.embedder, pipe.calibration, pipe._reader = fake_embedder, (0.0, 1.0), FigureReader()
-    answer = pipe.answer("Tổng kim ngạch tháng 11 ước đạt bao nhiêu?")
+    answer = pipe.answer("Tổng kim ngạch tháng 11 ước đạt bao nhiêu?")  # sure at the first view: the copy is read
     assert answer.text in {"441", "445"} and len(answer.alternatives) == 1
     other = answer.alternatives[0]
     assert {answer.text, other.text} == {"441", "445"} and other.citation.doc_id != answer.citations[0].doc_id
