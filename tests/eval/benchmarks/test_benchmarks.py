@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,18 @@ import numpy as np
 import pytest
 
 from tests.fakes import FakeEmbedder, FakePipeline, make_document
-from viqa.eval.benchmarks.followups import answer_all, load_dialogues
+from viqa.eval.benchmarks.followups import (
+    CONVERSATIONS_DIR,
+    answer_all,
+    conversation_collection,
+    conversation_report,
+    load_contexts,
+    load_conversations,
+    load_dialogues,
+    resolve_all,
+    scores_table,
+    turns_table,
+)
 from viqa.eval.benchmarks.haystack import SYSTEMS, comparison_table
 from viqa.eval.benchmarks.retrieval import SYSTEMS as RETRIEVAL_SYSTEMS
 from viqa.eval.benchmarks.retrieval import ranked_results, retrieval_scores, xquad_table
@@ -29,10 +41,13 @@ from viqa.eval.benchmarks.speed import VARIANTS, answers_table, variant_settings
 from viqa.eval.formats import GoldItem
 from viqa.index.ingest import build_bm25, ingest_documents
 from viqa.index.store import Collection, build_faiss
+from viqa.qa.followup import resolve_followup
 from viqa.qa.retrieval import Retriever
 from viqa.settings import Settings
 from viqa.types import Chunk, Hit
 
+TRAINING_FILES = {"vi-news-squad2-train.json", "vi-wiki-squad-small.json", "vi-uit-regulations-squad.json",
+                  "ALQAC.csv", "ViRe4MRC_v2.csv"}
 SENTENCES = [
     "Kim ngạch xuất khẩu tháng 11 ước đạt 45,6 triệu USD.",
     "Kim ngạch nhập khẩu tháng 11 ước đạt 38,2 triệu USD.",
@@ -161,6 +176,83 @@ def test_follow_ups_are_answered_over_the_collection_and_scored_by_the_runner(se
     assert [(r.qid, r.prediction, r.em) for r in results] == [("fu", "38,2 triệu USD", 1.0),
                                                               ("no", "45,6 triệu USD", 0.0)]
     assert [collection for _, collection, _ in pipeline.asked] == ["default", "default"]
+
+
+CONVERSATION = {
+    "id": "cv-x-01", "context_id": "report#0",
+    "turns": [
+        {"question": "Kim ngạch xuất khẩu tháng 11 ước đạt bao nhiêu?", "answers": ["45,6 triệu USD"]},
+        {"question": "Còn nhập khẩu thì sao?", "answers": ["38,2 triệu USD"], "kind": "category",
+         "resolved": "Kim ngạch nhập khẩu tháng 11 ước đạt bao nhiêu?"},
+        {"question": "Còn tháng 10?", "answers": ["41,3 triệu USD"], "kind": "time", "context_id": "report#1",
+         "resolved": ["Kim ngạch nhập khẩu tháng 10 đạt bao nhiêu?", "kim ngạch nhập khẩu tháng 10 ước đạt bao nhiêu"]},
+    ],
+}
+
+
+def test_every_turn_of_a_conversation_is_resolved_against_the_earlier_turns_as_typed(tmp_path: Path) -> None:
+    path = tmp_path / "conversations.jsonl"
+    path.write_text(json.dumps(CONVERSATION, ensure_ascii=False) + "\n\n", encoding="utf-8")
+    [conversation] = load_conversations(path)
+    asked = resolve_all([conversation])
+    assert [a.item.qid for a in asked] == ["cv-x-01#1", "cv-x-01#2", "cv-x-01#3"]
+    assert [a.item.kind for a in asked] == ["turn 1", "turn 2", "turn 3"]
+    assert [a.item.context_id for a in asked] == ["report#0", "report#0", "report#1"]
+    typed = [t["question"] for t in CONVERSATION["turns"]]
+    assert [a.item.question for a in asked] == [resolve_followup(typed[:i], q) for i, q in enumerate(typed)]
+    assert asked[0].item.question == typed[0] and asked[0].rewrite_as_expected is None
+    assert [a.rewrite_as_expected for a in asked[1:]] == [True, True], "compared after normalisation"
+
+
+def test_conversation_scores_come_by_turn_number_and_by_kind_with_the_rewrites_judged(
+    tmp_path: Path, settings: Settings
+) -> None:
+    path = tmp_path / "conversations.jsonl"
+    path.write_text(json.dumps(CONVERSATION, ensure_ascii=False) + "\n", encoding="utf-8")
+    asked = resolve_all(load_conversations(path))
+    results = answer_all([a.item for a in asked], FakePipeline(settings), "default")
+    report = conversation_report(asked, results)
+    scores = report["scores"]
+    assert report["conversations"] == 1 and len(report["turns"]) == 3
+    assert list(scores["by_turn"]) == ["turn 1", "turn 2", "turn 3"] and list(scores["by_kind"]) == ["category",
+                                                                                                    "time"]
+    assert scores["follow_ups"]["n"] == 2 and scores["follow_ups"]["rewrites_as_expected"] == 2
+    assert scores["by_turn"]["turn 2"]["em"] == 100.0
+    lines = scores_table(scores).splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["turn", "turn", "turn", "follow-ups", "category", "time"]
+    assert len(turns_table(asked, results).splitlines()) == 1 + 3
+
+
+def test_contexts_are_ingested_as_documents_of_a_fresh_collection(
+    tmp_path: Path, settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    path = tmp_path / "contexts.jsonl"
+    rows = [{"id": "ctx-1", "title": "a#1", "text": SENTENCES[0], "source": "a#1"},
+            {"id": "ctx-2", "title": "a#2", "text": SENTENCES[1], "source": "a#2"}]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert [(d.doc_id, d.path, d.text) for d in load_contexts(path)] == [("ctx-1", "a#1", SENTENCES[0]),
+                                                                         ("ctx-2", "a#2", SENTENCES[1])]
+    for _ in range(2):  # a second run starts from an empty collection again
+        coll = conversation_collection(settings, fake_embedder, path, name="conversations-check")
+        assert sorted(coll.read_state(fake_embedder.id, fake_embedder.dim).documents) == ["ctx-1", "ctx-2"]
+
+
+def test_the_conversation_sets_are_multi_turn_with_gold_spans_of_their_training_contexts() -> None:
+    contexts = {json.loads(line)["source"]: json.loads(line) for line in
+                (CONVERSATIONS_DIR / "contexts.jsonl").read_text(encoding="utf-8").splitlines()}
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", c["id"]) for c in contexts.values())
+    assert all(c["source"].split("#")[0] in TRAINING_FILES for c in contexts.values()), "training data only"
+    used: dict[str, set[str]] = {}
+    for name in ("dev", "test"):
+        conversations = load_conversations(CONVERSATIONS_DIR / f"{name}.jsonl")
+        assert 14 <= len(conversations) <= 20 and all(3 <= len(c.turns) <= 4 for c in conversations)
+        used[name] = {t.context_id for c in conversations for t in c.turns}
+        for c in conversations:
+            for i, turn in enumerate(c.turns):
+                assert turn.answers and all(a in contexts[turn.context_id]["text"] for a in turn.answers), c.cid
+                assert i == 0 or (turn.resolved and turn.kind), f"{c.cid} turn {i + 1} says what it should read as"
+    assert not used["dev"] & used["test"], "dev and test share no context"
+    assert used["dev"] | used["test"] == set(contexts)
 
 
 def test_the_speed_table_has_a_row_per_variant_with_abstentions_out_of_the_unanswerable() -> None:
