@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from viqa.errors import InputError, NotFoundError, ViqaError
+from viqa.errors import InputError, NotFoundError, QuestionTooLongError, ReaderError, ViqaError
 
 log = logging.getLogger("viqa.api")
 
@@ -28,6 +28,7 @@ _CODES = {
     422: "validation_error",
     429: "too_many_requests",
     503: "not_ready",
+    507: "insufficient_storage",
 }
 
 
@@ -75,10 +76,20 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 async def _on_viqa_error(request: Request, exc: Exception) -> JSONResponse:
+    """The error's public message (never a filesystem path), with the status its kind says."""
+    assert isinstance(exc, ViqaError)
     if isinstance(exc, NotFoundError):
-        return error_response(404, "not_found", str(exc))
+        return error_response(404, "not_found", exc.public)
+    if isinstance(exc, QuestionTooLongError):
+        return error_response(422, "question_too_long", exc.public)
+    if isinstance(exc, ReaderError):
+        log.warning("the reader failed: %s", exc, exc_info=exc.__cause__)
+        return error_response(422, "reader_error", exc.public)
+    if getattr(exc, "needed_bytes", None) is not None:  # the store's StorageError: the disk, not the input
+        log.error("%s", exc)
+        return error_response(507, "insufficient_storage", exc.public)
     code = "invalid_input" if isinstance(exc, InputError) else "viqa_error"
-    return error_response(400, code, str(exc))
+    return error_response(400, code, exc.public)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,34 +1,61 @@
-"""Indexing jobs: one worker thread, so writes to the index happen one at a time while queries go on.
+"""Indexing jobs: journaled on disk, run one at a time where they cannot starve questions.
 
->>> jobs = JobRegistry()
->>> job = jobs.submit("ingest", "default", lambda: IngestReport(added=["a"]))
+A job answered 202 is a promise. ``submit`` writes the job, and the documents it needs, under ``<home>/jobs``
+before it returns; a registry over the same folder, after a restart or a crash, reports the finished jobs and runs
+the others again (an ingest is idempotent: unchanged documents are skipped). Jobs run in a worker process with its
+own embedder at a lower CPU priority (``WorkerProcess``), or on the registry's thread (``InThread``, where the
+service's model lock lets questions go first). At shutdown a running job stops between embedding batches, or its
+worker is killed after ``job_stop_s``: the commit is atomic, so nothing is lost but the work, and the job is still
+queued in the journal.
+
+>>> jobs = JobRegistry(InThread(lambda spec, cancel: IngestReport(added=[d.doc_id for d in spec.documents])))
+>>> jobs.start()
+>>> job = jobs.submit("ingest", "default", documents=[])
 >>> jobs.get(job.id).status in {"queued", "running", "done"}
 True
+>>> jobs.shutdown()
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import json
 import logging
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
+from viqa.api.serial import EmbedderLike, SharedEmbedder
 from viqa.errors import ViqaError
+from viqa.files import write_text_atomic
 from viqa.index.ingest import delete_documents, ingest_documents
-from viqa.types import IngestReport
+from viqa.index.store import Collection
+from viqa.settings import Settings
+from viqa.types import Document, IngestReport
 
 log = logging.getLogger("viqa.api.jobs")
 
 JobKind = Literal["ingest", "delete"]
 JobStatus = Literal["queued", "running", "done", "failed"]
+JOURNAL_FORMAT = 1
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
 _JOB_EXAMPLE = {
     "id": "5c0e4f9bd1e34c6f8f1c2a7b9d3e6a10", "kind": "ingest", "collection": "default", "status": "done",
     "message": "1 added, 0 replaced, 0 unchanged, 0 deleted; 42 passages",
@@ -37,12 +64,75 @@ _JOB_EXAMPLE = {
 }
 
 
+class JobInterrupted(Exception):
+    """A job stopped before its commit because the service is shutting down; it stays queued in the journal."""
+
+
+class JobFailed(ViqaError):
+    """A job that failed for a reason told in its message (a worker process that died, an unreadable input)."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a job needs to run, again after a restart if need be: its kind, collection, documents or ids."""
+
+    kind: JobKind
+    collection: str
+    documents: tuple[Document, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+    replace: bool = False  # an ingest's documents may take the ids of other sources
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": JOURNAL_FORMAT, "kind": self.kind, "collection": self.collection,
+                "documents": [dataclasses.asdict(d) for d in self.documents], "doc_ids": list(self.doc_ids),
+                "replace": self.replace}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobSpec:
+        """The spec written by ``to_json``; KeyError, TypeError or ValueError if it is not one."""
+        if data.get("format") != JOURNAL_FORMAT or data["kind"] not in ("ingest", "delete"):
+            raise ValueError(f"not a job input of format {JOURNAL_FORMAT}")
+        docs = tuple(Document(**{**d, "tags": tuple(d.get("tags", ()))}) for d in data["documents"])
+        return cls(data["kind"], str(data["collection"]), docs, tuple(str(i) for i in data["doc_ids"]),
+                   bool(data.get("replace", False)))
+
+
+def ingest_embedder(settings: Settings) -> EmbedderLike:
+    """The worker process's embedder: the service's model, with ``ingest_threads`` threads (loaded on first use)."""
+    from viqa.models.embedder import Embedder
+
+    return Embedder(settings.model_cache, settings.ingest_threads, settings.embed_batch_size,
+                    settings.embedder_runtime)
+
+
+def _importable(fn: object) -> bool:
+    """True for a module-level function, which the worker process can import by its name."""
+    return (inspect.isfunction(fn) and fn.__qualname__ == fn.__name__ and fn.__name__ != "<lambda>"
+            and fn.__module__ not in ("__main__", "__mp_main__"))
+
+
 @dataclass(frozen=True)
 class IndexOps:
-    """The index writers the document routes call; tests swap in fakes that embed nothing."""
+    """The index writers jobs call, and the embedder a worker process builds; tests swap in fakes.
+
+    Module-level functions can run in a worker process; anything else (the tests' bound methods, which change
+    in-memory state) runs on the registry's thread.
+    """
 
     ingest: Callable[..., IngestReport] = ingest_documents
     delete: Callable[..., IngestReport] = delete_documents
+    embedder: Callable[[Settings], EmbedderLike] = ingest_embedder
+
+    @property
+    def importable(self) -> bool:
+        return all(_importable(fn) for fn in (self.ingest, self.delete, self.embedder))
+
+    def run(self, spec: JobSpec, embedder: Any, settings: Settings) -> IngestReport:
+        """Do what ``spec`` says to its collection."""
+        collection = Collection(settings.collections_dir, spec.collection)
+        if spec.kind == "ingest":
+            return self.ingest(collection, list(spec.documents), embedder, settings, replace=spec.replace)
+        return self.delete(collection, list(spec.doc_ids), embedder, settings)
 
 
 @pydantic_dataclass(frozen=True, config=ConfigDict(json_schema_extra={"examples": [_JOB_EXAMPLE]}))
@@ -60,47 +150,448 @@ class Job:
     finished_at: float | None = None
 
 
+class Runner(Protocol):
+    """Where jobs run: ``run`` does one (raising JobInterrupted once ``cancel`` is set), ``idle`` is called when
+    no job came for a while, ``close`` at shutdown."""
+
+    def run(self, spec: JobSpec, cancel: threading.Event) -> IngestReport: ...
+
+    def idle(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class InThread:
+    """Runs each job as ``fn(spec, cancel)`` on the registry's thread."""
+
+    def __init__(self, fn: Callable[[JobSpec, threading.Event], IngestReport]) -> None:
+        self.fn = fn
+
+    def run(self, spec: JobSpec, cancel: threading.Event) -> IngestReport:
+        return self.fn(spec, cancel)
+
+    def idle(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def stop_check(*flags: Any) -> Callable[[], None]:
+    """A ``between_batches`` hook that raises JobInterrupted once any of ``flags`` (with ``is_set()``) is set."""
+
+    def check() -> None:
+        if any(f.is_set() for f in flags):
+            raise JobInterrupted("the service is shutting down")
+
+    return check
+
+
+class WorkerProcess:
+    """Runs jobs in a child process, at ``ingest_nice`` lower CPU priority, with its own embedder.
+
+    The child is a fresh interpreter (``python -c``, not multiprocessing: the server's ``__main__`` is never
+    imported again), fed pickled JobSpecs over a socket pair. It starts with the first job and exits after
+    ``ingest_worker_idle_s`` without one, so the memory a large ingest took goes back. At a cancel it gets SIGTERM
+    and stops between embedding batches; if it has not after ``job_stop_s`` (chunking, or the commit), it is killed.
+    """
+
+    def __init__(self, ops: IndexOps, settings: Settings) -> None:
+        if not ops.importable:
+            raise ValueError("a worker process needs index ops that are module-level functions")
+        self.ops = ops
+        self.settings = settings
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while it is alive."""
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
+    def _ensure(self) -> tuple[subprocess.Popen[bytes], Connection]:
+        if self._process is not None and self._conn is not None and self._process.poll() is None:
+            return self._process, self._conn
+        self._discard()
+        mine, theirs = socket.socketpair()
+        path = os.pathsep.join(p or os.getcwd() for p in sys.path)  # the child imports what this process can
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", "from viqa.api.jobs import worker_entry; worker_entry()", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()], env={**os.environ, "PYTHONPATH": path},
+            )
+        finally:
+            theirs.close()
+        self._conn = Connection(mine.detach())
+        self._conn.send((self.ops, self.settings))
+        log.info("index worker process %d started", self._process.pid)
+        return self._process, self._conn
+
+    def _discard(self, kill: bool = False) -> None:
+        """Forget the worker (killing it first if asked and still alive)."""
+        if self._process is not None:
+            if kill and self._process.poll() is None:
+                self._process.kill()
+            try:
+                self._process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                log.warning("index worker %d did not exit", self._process.pid)
+        if self._conn is not None:
+            self._conn.close()
+        self._process = self._conn = None
+
+    def run(self, spec: JobSpec, cancel: threading.Event) -> IngestReport:
+        process, conn = self._ensure()
+        try:
+            conn.send(spec)
+        except OSError:  # the worker died while idle: start another
+            self._discard(kill=True)
+            process, conn = self._ensure()
+            conn.send(spec)
+        deadline: float | None = None
+        while True:
+            if conn.poll(0.05):
+                try:
+                    outcome, value = conn.recv()
+                except (EOFError, OSError):
+                    outcome, value = "died", None
+                break
+            if process.poll() is not None and not conn.poll(0):
+                outcome, value = "died", None
+                break
+            if cancel.is_set():
+                if deadline is None:
+                    process.send_signal(signal.SIGTERM)  # the worker stops at the next batch
+                    deadline = time.monotonic() + self.settings.job_stop_s
+                elif time.monotonic() > deadline:
+                    log.warning("index worker %d did not stop in %.1f s: killed", process.pid,
+                                self.settings.job_stop_s)
+                    self._discard(kill=True)
+                    raise JobInterrupted("killed at shutdown")
+        if outcome == "done":
+            return IngestReport(**value)
+        if outcome == "failed":
+            raise JobFailed(value)
+        if outcome == "interrupted":
+            self._discard(kill=True)
+            raise JobInterrupted("stopped between batches")
+        try:
+            code = process.wait(timeout=2)  # the socket closes a moment before the process is reaped
+        except subprocess.TimeoutExpired:
+            code = None
+        self._discard(kill=True)
+        if cancel.is_set():
+            raise JobInterrupted("the worker stopped at shutdown")
+        raise JobFailed(f"the index worker process stopped unexpectedly (exit code {code}); see the server log")
+
+    def idle(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker, if one is running (it exits at once when idle, or is killed)."""
+        if self._process is None or self._conn is None:
+            return
+        try:
+            self._conn.send(None)
+        except OSError:
+            pass
+        try:
+            self._process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
+        self._discard(kill=True)
+
+
+class _Flag:
+    """A flag a signal handler may set (no lock taken)."""
+
+    def __init__(self) -> None:
+        self.value = False
+
+    def set(self, *_: object) -> None:
+        self.value = True
+
+    def is_set(self) -> bool:
+        return self.value
+
+
+def worker_entry() -> None:
+    """``python -c`` entry of the worker process: the socket's fd is the last argument; (ops, settings) come first."""
+    conn = Connection(int(sys.argv[-1]))
+    try:
+        ops, settings = conn.recv()
+    except (EOFError, OSError):
+        return
+    worker_main(conn, ops, settings)
+
+
+def worker_main(conn: Connection, ops: IndexOps, settings: Settings) -> None:
+    """The worker: run each JobSpec received and answer (outcome, value); exit at None or a closed socket.
+
+    SIGINT is ignored (a Ctrl-C reaches the service, which stops the worker); SIGTERM stops the job between
+    batches.
+    """
+    terminated = _Flag()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, terminated.set)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+    try:
+        os.nice(settings.ingest_nice)
+    except OSError:
+        log.warning("could not lower the index worker's CPU priority")
+    check = stop_check(terminated)
+    embedder = None
+    while not terminated.is_set():
+        try:
+            spec = conn.recv()
+        except (EOFError, OSError):
+            return
+        if spec is None:
+            return
+        try:
+            if embedder is None:
+                embedder = ops.embedder(settings)
+            shared = SharedEmbedder(embedder, threading.RLock(), settings.embed_batch_size, check)
+            check()
+            outcome: tuple[str, Any] = ("done", dataclasses.asdict(ops.run(spec, shared, settings)))
+        except JobInterrupted:
+            outcome = ("interrupted", None)
+        except ViqaError as exc:
+            outcome = ("failed", exc.public)
+        except Exception as exc:
+            log.exception("job on %r failed", spec.collection)
+            outcome = ("failed", f"internal error: {type(exc).__name__}")
+        try:
+            conn.send(outcome)
+        except OSError:
+            return
+        if outcome[0] == "interrupted":
+            return
+
+
 class JobRegistry:
-    """Runs submitted functions one at a time and remembers the last ``keep`` jobs."""
+    """Runs submitted jobs one at a time (from ``start()`` on), journaled in ``folder`` (None: memory only), which
+    ``recover()`` (or ``start()``) reads back.
 
-    def __init__(self, keep: int = 1000) -> None:
-        if keep < 1:
-            raise ValueError("keep must be >= 1")
+    Remembers the last ``keep`` finished jobs; queued and running ones are never forgotten. A job the service died
+    while running is run again at the next start, up to ``max_attempts`` runs in all, then reported failed.
+    """
+
+    def __init__(
+        self, runner: Runner | None = None, folder: Path | None = None, keep: int = 1000, max_attempts: int = 3,
+        idle_s: float = 60.0, stop_s: float = 3.0,
+    ) -> None:
+        if keep < 1 or max_attempts < 1:
+            raise ValueError("keep and max_attempts must be >= 1")
+        self.runner = runner
+        self.folder = folder
         self.keep = keep
+        self.max_attempts = max_attempts
+        self.idle_s = idle_s
+        self.stop_s = stop_s
         self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._attempts: dict[str, int] = {}
+        self._specs: dict[str, JobSpec] = {}  # memory-only registries keep the inputs here
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._cancel = threading.Event()
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="viqa-index")
+        self._thread: threading.Thread | None = None
+        self._recovered_once = False
 
-    def _set(self, job_id: str, **changes: Any) -> None:
-        with self._lock:
-            self._jobs[job_id] = replace(self._jobs[job_id], **changes)
+    @classmethod
+    def for_settings(cls, runner: Runner | None, settings: Settings) -> JobRegistry:
+        """A registry journaled in ``settings.jobs_dir``, bounded and timed by the settings."""
+        return cls(runner, settings.jobs_dir, settings.jobs_keep, settings.job_max_attempts,
+                   settings.ingest_worker_idle_s, settings.job_stop_s)
 
-    def submit(self, kind: JobKind, collection: str, fn: Callable[[], IngestReport]) -> Job:
-        """Queue ``fn``; its IngestReport (or error message) ends up on the job."""
-        job = Job(id=uuid.uuid4().hex, kind=kind, collection=collection)
-        with self._lock:
-            self._jobs[job.id] = job
-            while len(self._jobs) > self.keep:
-                self._jobs.popitem(last=False)
-        self._executor.submit(self._run, job.id, fn)
+    # the journal: <folder>/<id>.json is the job, <folder>/<id>.input.json its JobSpec until it ends
+
+    def _job_path(self, job_id: str) -> Path:
+        assert self.folder is not None
+        return self.folder / f"{job_id}.json"
+
+    def _input_path(self, job_id: str) -> Path:
+        assert self.folder is not None
+        return self.folder / f"{job_id}.input.json"
+
+    def _write(self, job: Job) -> None:
+        if self.folder is not None:
+            entry = {"format": JOURNAL_FORMAT, "job": dataclasses.asdict(job), "attempts": self._attempts[job.id]}
+            write_text_atomic(self._job_path(job.id), json.dumps(entry, ensure_ascii=False))
+
+    def recover(self) -> None:
+        """Load the journal (once): finished jobs are reported, queued and interrupted ones queued again."""
+        folder = self.folder
+        if folder is None or self._recovered_once:
+            return
+        self._recovered_once = True
+        folder.mkdir(parents=True, exist_ok=True)
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        found: list[tuple[Job, int]] = []
+        for path in folder.glob("*.json"):
+            if path.name.endswith(".input.json") or not _JOB_ID.fullmatch(path.stem):
+                continue
+            try:
+                entry = json.loads(path.read_text(encoding="utf-8"))
+                job = Job(**entry["job"])
+                found.append((job, int(entry.get("attempts", 0))))
+            except (OSError, ValueError, TypeError, KeyError, ValidationError) as exc:
+                log.warning("job journal %s is unreadable (%s): skipped", path.name, type(exc).__name__)
+        for job, attempts in sorted(found, key=lambda f: f[0].created_at):
+            self._attempts[job.id] = attempts
+            recovered = self._recovered(job, attempts)
+            self._jobs[job.id] = recovered
+            if recovered != job:
+                self._write(recovered)
+            if recovered.status == "queued":
+                self._queue.put(job.id)
+            else:
+                self._input_path(job.id).unlink(missing_ok=True)
+        for path in folder.glob("*.input.json"):
+            if path.name.removesuffix(".input.json") not in self._jobs:
+                path.unlink(missing_ok=True)  # written by a submit that never returned: no promise was made
+        self._prune()
+        queued = sum(1 for j in self._jobs.values() if j.status == "queued")
+        if self._jobs:
+            log.info("job journal: %d jobs, %d queued to run", len(self._jobs), queued)
+
+    def _recovered(self, job: Job, attempts: int) -> Job:
+        if job.status == "running":
+            if attempts >= self.max_attempts:
+                return replace(job, status="failed", finished_at=time.time(), message=(
+                    f"the server stopped while this job ran, {attempts} times; it is not run again"))
+            job = replace(job, status="queued", started_at=None,
+                          message="interrupted when the server stopped; queued to run again")
+        if job.status == "queued" and not self._input_path(job.id).is_file():
+            return replace(job, status="failed", finished_at=time.time(),
+                           message="the job's documents are missing from the journal; upload them again")
         return job
 
-    def _run(self, job_id: str, fn: Callable[[], IngestReport]) -> None:
-        self._set(job_id, status="running", started_at=time.time())
+    def _prune(self) -> None:
+        """Forget the oldest finished jobs beyond ``keep`` (in memory and on disk)."""
+        with self._lock:
+            finished = [i for i, j in self._jobs.items() if j.status in ("done", "failed")]
+            gone = finished[: max(0, len(finished) - self.keep)]
+            for job_id in gone:
+                del self._jobs[job_id]
+                self._attempts.pop(job_id, None)
+        if self.folder is not None:
+            for job_id in gone:
+                self._job_path(job_id).unlink(missing_ok=True)
+                self._input_path(job_id).unlink(missing_ok=True)
+
+    def _set(self, job_id: str, **changes: Any) -> Job:
+        with self._lock:
+            job = self._jobs[job_id] = replace(self._jobs[job_id], **changes)
+        self._write(job)
+        return job
+
+    # running
+
+    def start(self, runner: Runner | None = None) -> None:
+        """Begin running queued jobs (the journal's first), one at a time, on a daemon thread (with ``runner``,
+        if given: the service chooses it once its models are loaded)."""
+        self.recover()
+        if runner is not None:
+            self.runner = runner
+        if self.runner is None:
+            raise ValueError("a registry needs a runner to start")
+        with self._lock:
+            if self._thread is None and not self._cancel.is_set():
+                thread = threading.Thread(target=self._loop, name="viqa-index", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def submit(
+        self, kind: JobKind, collection: str, *, documents: Iterable[Document] = (), doc_ids: Iterable[str] = (),
+        replace: bool = False,
+    ) -> Job:
+        """Journal a job (documents first, so that a 202 is never sent for a job that could be lost) and queue it."""
+        spec = JobSpec(kind, collection, tuple(documents), tuple(doc_ids), replace)
+        job = Job(id=uuid.uuid4().hex, kind=kind, collection=collection)
+        self._attempts[job.id] = 0
+        if self.folder is None:
+            self._specs[job.id] = spec
+        else:
+            write_text_atomic(self._input_path(job.id), json.dumps(spec.to_json(), ensure_ascii=False))
+            self._write(job)
+        with self._lock:
+            self._jobs[job.id] = job
+        self._prune()
+        self._queue.put(job.id)
+        return job
+
+    def _spec(self, job_id: str) -> JobSpec:
+        if self.folder is None:
+            return self._specs[job_id]
         try:
-            report = fn()
+            return JobSpec.from_json(json.loads(self._input_path(job_id).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("job %s: its input is unreadable (%s)", job_id, type(exc).__name__)
+            raise JobFailed("the job's documents could not be read from the journal; upload them again") from None
+
+    def _loop(self) -> None:
+        while not self._cancel.is_set():
+            try:
+                job_id = self._queue.get(timeout=self.idle_s)
+            except queue.Empty:
+                assert self.runner is not None
+                self.runner.idle()
+                continue
+            if job_id is None or self._cancel.is_set():
+                break
+            self._run(job_id)
+
+    def _run(self, job_id: str) -> None:
+        attempts = self._attempts.get(job_id, 0) + 1
+        self._attempts[job_id] = attempts
+        self._set(job_id, status="running", started_at=time.time(), message=None)
+        assert self.runner is not None
+        try:
+            report = self.runner.run(self._spec(job_id), self._cancel)
+        except JobInterrupted:
+            self._attempts[job_id] = attempts - 1
+            if self._cancel.is_set():
+                self._set(job_id, status="queued", started_at=None,
+                          message="interrupted by a shutdown; it runs again when the server starts")
+            else:  # the worker was stopped from outside (a SIGTERM to it alone): run it again now
+                self._set(job_id, status="queued", started_at=None, message="interrupted; queued to run again")
+                self._queue.put(job_id)
+            return
         except ViqaError as exc:
-            self._set(job_id, status="failed", message=str(exc), finished_at=time.time())
+            self._finish(job_id, status="failed", message=exc.public)
         except Exception as exc:
             log.exception("job %s failed", job_id)
-            self._set(job_id, status="failed", message=f"internal error: {type(exc).__name__}", finished_at=time.time())
+            self._finish(job_id, status="failed", message=f"internal error: {type(exc).__name__}")
         else:
-            self._set(job_id, status="done", message=report.summary(), report=report, finished_at=time.time())
+            self._finish(job_id, status="done", message=report.summary(), report=report)
+
+    def _finish(self, job_id: str, **changes: Any) -> None:
+        """Journal the end, drop the input, and only then show it (a client that sees "done" sees it on disk)."""
+        with self._lock:
+            job = replace(self._jobs[job_id], finished_at=time.time(), **changes)
+        self._write(job)
+        self._specs.pop(job_id, None)
+        if self.folder is not None:
+            self._input_path(job_id).unlink(missing_ok=True)
+        with self._lock:
+            self._jobs[job_id] = job
+        self._prune()
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)
 
     def shutdown(self) -> None:
-        """Cancel queued jobs and wait for the running one (its commit is atomic either way)."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Stop within about ``stop_s``: the running job stops (it stays queued in the journal), so do queued ones."""
+        with self._lock:
+            self._cancel.set()
+            thread = self._thread
+        self._queue.put(None)
+        if thread is not None:
+            thread.join(timeout=self.stop_s + 1)
+            if thread.is_alive():
+                log.warning("the running job did not stop in %.1f s; it runs again at the next start", self.stop_s)
+        if self.runner is not None:
+            self.runner.close()

@@ -5,21 +5,49 @@ and ``Job`` are served as they are."""
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from viqa.types import CITATION_EXAMPLE, NOT_FOUND, Alternative, Answer, Citation, Filter, Hit, Search
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# the names index.store accepts: letters, digits, _ . - with a letter or digit first, never "..", at most 64
+NAME_PATTERN = r"^[A-Za-z0-9](?:\.?[A-Za-z0-9_-])*\.?$"
+NAME_MAX_CHARS = 64
+# what the published schema takes from the settings (create_app fills it in): {"maximum": "max_top_k"}
+SETTING = "x-viqa-setting"
+# a question or query holds a letter or digit (Unicode; checked, with the length limit, by the routes: a 400)
+QUESTION_SCHEMA: dict[str, Any] = {"pattern": r"[^\W_]", SETTING: {"maxLength": "max_query_chars"}}
+
+
+
+def _whole(value: object) -> object:
+    """15.0 as 15: JSON Schema's integers are whole numbers, however written."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
 
 # strict: JSON true is not a count and 1 is not a flag, as the published schema says; the upper bound is the
 # settings' max_top_k, checked by the routes
-PassageCount = Annotated[int, Field(strict=True, ge=1)]
+PassageCount = Annotated[int, Field(strict=True, ge=1, json_schema_extra={SETTING: {"maximum": "max_top_k"}}),
+                         BeforeValidator(_whole)]
 Flag = Annotated[bool, Field(strict=True)]
 
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: object) -> object:
+    """A day as ISO text (2023-11-30): not a number, which pydantic would take for a Unix time."""
+    if isinstance(value, datetime.date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("write the date as YYYY-MM-DD, e.g. 2023-11-30")
+
+
+IsoDate = Annotated[datetime.date, BeforeValidator(_iso_day)]
+
 CollectionField = Field(
-    default=None, pattern=NAME_PATTERN, description="Collection name; the server's default collection when omitted."
+    default=None, pattern=NAME_PATTERN, max_length=NAME_MAX_CHARS,
+    description="Collection name; the server's default collection when omitted.",
 )
 
 ASK_EXAMPLE: dict[str, Any] = {
@@ -127,14 +155,14 @@ class FilterIn(BaseModel):
                                         {"title": "tháng 11", "tags": ["kinh-te"], "date_from": "2023-01-01"}]},
     )
 
-    doc_ids: list[Annotated[str, Field(pattern=NAME_PATTERN)]] | None = Field(
+    doc_ids: list[Annotated[str, Field(pattern=NAME_PATTERN, max_length=NAME_MAX_CHARS)]] | None = Field(
         default=None, min_length=1, max_length=1000, description="These documents only.")
     title: str | None = Field(default=None, min_length=1, max_length=200,
                               description="Documents whose title holds this (case and tone placement aside).")
     tags: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(
         default_factory=list, max_length=20, description="Documents carrying every one of these tags.")
-    date_from: datetime.date | None = Field(default=None, description="Documents dated on or after this day.")
-    date_to: datetime.date | None = Field(default=None, description="Documents dated on or before this day.")
+    date_from: IsoDate | None = Field(default=None, description="Documents dated on or after this day.")
+    date_to: IsoDate | None = Field(default=None, description="Documents dated on or before this day.")
 
     def to_filter(self) -> Filter:
         return Filter(
@@ -155,7 +183,7 @@ class AskRequest(BaseModel):
         {"question": "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?", "filter": {"doc_ids": ["bao-cao-thang-11"]}},
     )
 
-    question: str = Field(description="A question in Vietnamese.")
+    question: str = Field(description="A question in Vietnamese.", json_schema_extra=QUESTION_SCHEMA)
     collection: str | None = CollectionField
     top_k: PassageCount | None = Field(default=None, description="Passages to read (default: server's).")
     filter: FilterIn | None = FilterField
@@ -169,7 +197,7 @@ class SearchRequest(BaseModel):
         {"query": "kim ngạch xuất khẩu", "filter": {"title": "tháng 11", "date_from": "2023-11-01"}},
     )
 
-    query: str = Field(description="Keywords or a question.")
+    query: str = Field(description="Keywords or a question.", json_schema_extra=QUESTION_SCHEMA)
     collection: str | None = CollectionField
     k: PassageCount | None = Field(default=None, description="How many passages.")
     filter: FilterIn | None = FilterField
@@ -424,12 +452,13 @@ class DocumentUpload(BaseModel):
         {"doc_id": "thong-bao-12", "title": "Thông báo số 12", "text": "Thông báo số 12\n\nKim ngạch xuất khẩu ..."}
     )
 
-    doc_id: str | None = Field(default=None, pattern=NAME_PATTERN)
+    doc_id: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=NAME_MAX_CHARS)
     title: str | None = Field(default=None, max_length=200)
     text: str = Field(min_length=1)
-    date: datetime.date | None = Field(default=None, description="The document's date, for filters.")
+    date: IsoDate | None = Field(default=None, description="The document's date, for filters.")
     tags: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=20,
                                                              description="Tags, for filters.")
+    replace: Flag = Field(default=False, description="The document may take the id of another source.")
 
 
 class DocumentSummary(BaseModel):

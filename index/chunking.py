@@ -1,22 +1,32 @@
-"""Sentence-aware chunks of about ``chunk_syllables`` syllables, with a sentence of overlap."""
+"""Sentence-aware chunks of about ``chunk_syllables`` syllables, with a sentence of overlap, and never over
+``max_chunk_syllables``: a sentence longer than that (text without sentence ends) is cut at syllables first."""
 
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 from dataclasses import replace
 
 from viqa.index.structure import Block, parse_blocks
+from viqa.settings import Settings
 from viqa.text.segment import sentence_spans, syllables
 from viqa.types import Chunk, Document
 
+_WORD = re.compile(r"\w+")
+MAX_SYLLABLES = Settings.model_fields["max_chunk_syllables"].default
 
-def group_sentences(lengths: list[int], target: int, overlap: int) -> list[tuple[int, int]]:
-    """Sentence index ranges [first, last) of about ``target`` syllables each, overlapping by ``overlap`` sentences."""
+
+def group_sentences(
+    lengths: list[int], target: int, overlap: int, limit: float = math.inf
+) -> list[tuple[int, int]]:
+    """Sentence index ranges [first, last) of about ``target`` syllables each, overlapping by ``overlap`` sentences;
+    a group of several sentences stays within 1.5 × ``target`` and ``limit`` syllables."""
     groups, first = [], 0
     while first < len(lengths):
         last, size = first, 0
         while last < len(lengths) and (size < target or last == first):
-            if last > first and size + lengths[last] > target * 1.5:
+            if last > first and size + lengths[last] > min(target * 1.5, limit):
                 break
             size += lengths[last]
             last += 1
@@ -31,12 +41,27 @@ def _chunk_id(doc_id: str, start: int, end: int, clean: str) -> str:
     return hashlib.sha1(f"{doc_id}:{start}:{end}:{clean}".encode()).hexdigest()[:16]
 
 
-def _block_chunks(doc: Document, block: Block, target: int, overlap: int) -> list[Chunk]:
+def cut_long_sentences(text: str, spans: list[tuple[int, int]], cap: int, piece: int) -> list[tuple[int, int]]:
+    """``spans`` with each sentence of more than ``cap`` syllables cut at syllables into even pieces of at most
+    ``piece``; the pieces still cover all of the sentence's non-space characters, and shorter sentences stay whole."""
+    out = []
+    for start, end in spans:
+        words = [m.start() for m in _WORD.finditer(text, start, end)]
+        if len(syllables(text[start:end])) <= cap or len(words) <= 1:
+            out.append((start, end))
+            continue
+        n = math.ceil(len(words) / piece)
+        cuts = [start] + [words[len(words) * k // n] for k in range(1, n)] + [end]
+        out += [(a, a + len(text[a:b].rstrip())) for a, b in zip(cuts, cuts[1:], strict=False)]
+    return out
+
+
+def _block_chunks(doc: Document, block: Block, target: int, overlap: int, cap: int) -> list[Chunk]:
     text = block.clean.text
-    spans = sentence_spans(text)
+    spans = cut_long_sentences(text, sentence_spans(text), cap, max(1, min(cap, target) // 3))
     lengths = [max(1, len(syllables(text[s:e]))) for s, e in spans]
     chunks = []
-    for first, last in group_sentences(lengths, target, overlap):
+    for first, last in group_sentences(lengths, target, overlap, cap):
         s, e = spans[first][0], spans[last - 1][1]
         char_start, char_end = block.clean.original_span(s, e)
         clean = text[s:e]
@@ -58,14 +83,17 @@ def _block_chunks(doc: Document, block: Block, target: int, overlap: int) -> lis
     return chunks
 
 
-def chunk_document(doc: Document, target_syllables: int = 150, overlap_sentences: int = 1) -> list[Chunk]:
-    """All passages of ``doc``: body chunks and one passage per footnote, linked both ways."""
+def chunk_document(
+    doc: Document, target_syllables: int = 150, overlap_sentences: int = 1, max_syllables: int = MAX_SYLLABLES
+) -> list[Chunk]:
+    """All passages of ``doc``: body chunks of at most ``max_syllables`` syllables and one passage per footnote
+    (cut alike), linked both ways."""
     body: list[Chunk] = []
     footnotes: dict[str, list[Chunk]] = {}
     for block in parse_blocks(doc.text):
         if block.kind == "heading" or not block.clean.text.strip():
             continue
-        chunks = _block_chunks(doc, block, target_syllables, overlap_sentences)
+        chunks = _block_chunks(doc, block, target_syllables, overlap_sentences, max_syllables)
         if block.kind == "footnote":
             footnotes.setdefault(str(block.number), []).extend(chunks)
         else:

@@ -1,11 +1,13 @@
 """The ingest pipeline: load → chunk → embed → FAISS + BM25 → a new generation, incrementally.
 
 Unchanged documents (same content hash) are skipped, changed ones replaced, and the embeddings of every
-untouched chunk are reused, so re-ingesting one file only embeds that file.
+untouched chunk are reused, so re-ingesting one file only embeds that file. An ingest is all or nothing: one
+refused document (no words, an id taken by another source) refuses the whole batch before anything is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from viqa.index.loading import expand_paths, load_document
 from viqa.index.store import Collection, IndexState, build_faiss
 from viqa.models.embedder import Embedder
 from viqa.settings import Settings
-from viqa.text.segment import lexical_tokens
+from viqa.text.segment import lexical_tokens, syllables
 from viqa.types import Document, IngestReport
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ def build_bm25(tokens: list[list[str]]):
     """A bm25s index over pre-tokenised chunks (None for an empty collection)."""
     import bm25s
 
-    if not tokens:
+    if not any(tokens):  # bm25s cannot index a corpus without a single term
         return None
     retriever = bm25s.BM25()
     retriever.index(tokens, show_progress=False)
@@ -36,7 +38,64 @@ def build_bm25(tokens: list[list[str]]):
 
 def chunking_of(settings: Settings) -> dict[str, int]:
     """The settings a document's passages depend on: part of the key by which an unchanged document is skipped."""
-    return {"syllables": settings.chunk_syllables, "overlap_sentences": settings.chunk_overlap_sentences}
+    return {"syllables": settings.chunk_syllables, "overlap_sentences": settings.chunk_overlap_sentences,
+            "max_syllables": settings.max_chunk_syllables}
+
+
+UPLOAD = "upload:"  # the path prefix of uploaded documents: an upload is addressed by its id, not its file
+
+
+def source_name(doc: Document) -> str:
+    """The document's source as people know it: the file's path, or an upload's file name."""
+    return doc.path.removeprefix(UPLOAD)
+
+
+def same_source(old: str, new: str) -> bool:
+    """Whether two document paths name one source: the same file however spelled (an older collection's relative
+    path matches the end of the new, resolved one), or two uploads (uploads are addressed by their id)."""
+    if old == new or (old.startswith(UPLOAD) and new.startswith(UPLOAD)):
+        return True
+    if old.startswith(UPLOAD) or new.startswith(UPLOAD):
+        return False
+    old_path, new_path = Path(old), Path(new)
+    with contextlib.suppress(OSError, RuntimeError):
+        if old_path.resolve() == new_path.resolve():
+            return True
+    return not old_path.is_absolute() and new_path.parts[-len(old_path.parts):] == old_path.parts
+
+
+def check_words(doc: Document) -> None:
+    """InputError naming the document's source when its text has no words (only punctuation, symbols or
+    emoji): nothing in it could ever be found, and BM25 cannot index it."""
+    if not syllables(doc.text):
+        raise InputError(f"{source_name(doc)}: the text has no words in it (only punctuation, symbols or emoji)")
+
+
+def _check_batch(documents: list[Document]) -> None:
+    """InputError for a document without words, or two documents of the batch with one id (naming both)."""
+    first_of: dict[str, Document] = {}
+    for doc in documents:
+        check_words(doc)
+        first = first_of.setdefault(doc.doc_id, doc)
+        if first is not doc:
+            raise InputError(f"{source_name(first)} and {source_name(doc)} map to the same document id "
+                             f"{doc.doc_id!r}; rename one of them")
+
+
+def _same_content(a: Document, b: Document) -> bool:
+    return (a.sha256, a.date, a.tags) == (b.sha256, b.date, b.tags)
+
+
+def _refuse_taken_ids(collection: Collection, state: IndexState, documents: list[Document]) -> None:
+    """InputError for the first document whose id the collection holds from another source with other content."""
+    taken = [(doc, old) for doc in documents if (old := state.documents.get(doc.doc_id)) is not None
+             and not same_source(old.path, doc.path) and not _same_content(old, doc)]
+    if taken:
+        doc, old = taken[0]
+        more = f" ({len(taken) - 1} more ids are taken too)" if len(taken) > 1 else ""
+        raise InputError(f"{source_name(doc)} maps to document id {doc.doc_id!r}, which collection "
+                         f"{collection.name!r} already holds from {source_name(old)}; rename the file, or ask to "
+                         f"replace it (--replace){more}")
 
 
 def _commit(collection: Collection, state: IndexState, embedder: Embedder, settings: Settings) -> None:
@@ -62,31 +121,40 @@ def _without(state: IndexState, doc_ids: set[str]) -> IndexState:
 
 
 def ingest_documents(
-    collection: Collection, documents: list[Document], embedder: Embedder, settings: Settings, progress: bool = False
+    collection: Collection, documents: list[Document], embedder: Embedder, settings: Settings, progress: bool = False,
+    *, replace: bool = False,
 ) -> IngestReport:
     """Add or replace ``documents`` in ``collection`` and commit one new generation (if anything changed).
 
-    A document is skipped when its content and the chunking settings are those it was indexed with; when the
-    chunking settings changed, every document of the collection is chunked and embedded again.
+    All or nothing: InputError, before anything is written, for a text without words, two documents with one
+    id, or an id the collection holds from another source (another file; an upload over a file) with other
+    content, unless ``replace``. A document is skipped when its content and the chunking settings are those it
+    was indexed with; when the chunking settings changed, every document is chunked and embedded again. A new
+    id whose content the collection (or an earlier document of the batch) already holds is not stored:
+    ``report.duplicates`` maps it to the id that holds it.
     """
-    ids = [d.doc_id for d in documents]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise InputError(f"two files map to the same document id {dup!r}; rename one of them")
+    _check_batch(documents)
     report = IngestReport()
     with collection.writing():
         state = collection.read_state(embedder.id, embedder.dim)
+        if not replace:
+            _refuse_taken_ids(collection, state, documents)
         rechunk = collection.exists and collection.manifest().get("chunking") != chunking_of(settings)
         given = {d.doc_id for d in documents}
         todo = [d for d in state.documents.values() if d.doc_id not in given] if rechunk else []
         report.replaced += [d.doc_id for d in todo]
+        holder = {d.sha256: d.doc_id for d in state.documents.values() if d.doc_id not in given}
         for doc in documents:
             old = state.documents.get(doc.doc_id)
-            if old is not None and (old.sha256, old.date, old.tags) == (doc.sha256, doc.date, doc.tags) and not rechunk:
+            if old is not None and _same_content(old, doc) and not rechunk:
                 report.skipped.append(doc.doc_id)
+            elif old is None and doc.sha256 in holder:
+                report.duplicates[doc.doc_id] = holder[doc.sha256]
+                continue
             else:
                 (report.replaced if old is not None else report.added).append(doc.doc_id)
                 todo.append(doc)
+            holder.setdefault(doc.sha256, doc.doc_id)
         if not todo:
             report.chunks = len(state.chunks)
             return report
@@ -96,7 +164,8 @@ def ingest_documents(
         new_chunks = [
             c
             for doc in tqdm(todo, desc="chunking", unit="doc", disable=not progress)
-            for c in chunk_document(doc, settings.chunk_syllables, settings.chunk_overlap_sentences)
+            for c in chunk_document(doc, settings.chunk_syllables, settings.chunk_overlap_sentences,
+                                    max_syllables=settings.max_chunk_syllables)
         ]
         log.info("embedding %d passages from %d documents", len(new_chunks), len(todo))
         vectors = embedder.encode_passages([c.clean for c in new_chunks], progress=progress)
@@ -112,12 +181,14 @@ def ingest_documents(
 
 
 def ingest_paths(
-    collection: Collection, paths: list[Path], embedder: Embedder, settings: Settings, progress: bool = False
+    collection: Collection, paths: list[Path], embedder: Embedder, settings: Settings, progress: bool = False,
+    *, replace: bool = False,
 ) -> IngestReport:
-    """Load every file first (so one bad file changes nothing), then ingest them together."""
+    """Load every file first (so one bad file changes nothing), then ingest them together (``ingest_documents``;
+    ``replace`` lets a file take an id the collection holds from another source)."""
     max_bytes = int(settings.max_file_mb * 2**20)
     documents = [load_document(p, max_bytes) for p in expand_paths(paths)]
-    return ingest_documents(collection, documents, embedder, settings, progress)
+    return ingest_documents(collection, documents, embedder, settings, progress, replace=replace)
 
 
 def delete_documents(

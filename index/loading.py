@@ -87,7 +87,8 @@ def load_document(path: Path, max_bytes: int) -> Document:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    return document_from_bytes(data, str(path), str(path), doc_id=doc_id_from_name(path.name))
+    # the resolved path is the document's source: two spellings of one file are the same source (see ingest)
+    return document_from_bytes(data, str(path), str(path.resolve()), doc_id=doc_id_from_name(path.name))
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:

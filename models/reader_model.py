@@ -43,8 +43,11 @@ class Windows:
     offsets: list[list[tuple[int, int] | None]]  # per token: char span in the context, None outside it
 
 
-def make_windows(tokenizer, questions: list[str], contexts: list[str], max_length: int, stride: int) -> Windows:
-    """Split each context into overlapping windows of at most ``max_length`` tokens, question first."""
+def make_windows(
+    tokenizer, questions: list[str], contexts: list[str], max_length: int, stride: int, max_windows: int | None = None
+) -> Windows:
+    """Split each context into overlapping windows of at most ``max_length`` tokens, question first; with
+    ``max_windows``, only the first that many windows of each context (in reading order) are kept."""
     enc = tokenizer(
         questions,
         contexts,
@@ -55,11 +58,19 @@ def make_windows(tokenizer, questions: list[str], contexts: list[str], max_lengt
         return_offsets_mapping=True,
         padding=False,
     )
+    samples = list(enc["overflow_to_sample_mapping"])
+    kept, per_context = [], [0] * len(contexts)
+    for i, sample in enumerate(samples):  # a context's windows come in reading order
+        if max_windows is None or per_context[sample] < max_windows:
+            kept.append(i)
+        per_context[sample] += 1
+    if len(kept) < len(samples):
+        log.info("read the first %d windows of each passage: %d of %d windows", max_windows, len(kept), len(samples))
     offsets = []
-    for i, mapping in enumerate(enc["offset_mapping"]):
+    for i in kept:
         seq = enc.sequence_ids(i)
-        offsets.append([tuple(span) if s == 1 else None for span, s in zip(mapping, seq, strict=True)])
-    return Windows(list(enc["input_ids"]), list(enc["overflow_to_sample_mapping"]), offsets)
+        offsets.append([tuple(span) if s == 1 else None for span, s in zip(enc["offset_mapping"][i], seq, strict=True)])
+    return Windows([enc["input_ids"][i] for i in kept], [samples[i] for i in kept], offsets)
 
 
 def span_labels(offsets: list[tuple[int, int] | None], start: int | None, end: int | None) -> tuple[int, int]:

@@ -62,21 +62,34 @@ def same_answer(candidates: list[Candidate], best: Candidate) -> list[Candidate]
     return out
 
 
-def alternatives_to(candidates: list[Candidate], best: Candidate, threshold: float, gap: float,
-                    most: int) -> list[Candidate]:
+def statement_words(c: Candidate) -> set[str]:
+    """The syllables of the sentence that holds ``c``'s answer, the answer left out: what the sentence says of it."""
+    clean = c.hit.chunk.clean
+    lo, hi = next(((s, e) for s, e in sentence_spans(clean) if s <= c.start < e), (0, len(clean)))
+    return set(normalise_vi(clean[lo : c.start] + " " + clean[c.end : hi]).split())
+
+
+def alternatives_to(candidates: list[Candidate], best: Candidate, threshold: float, gap: float, most: int,
+                    overlap: float = 0.0) -> list[Candidate]:
     """Other documents' answers that would be answered on their own (margin >= ``threshold``), differ from
-    ``best``'s and from each other, and rank within ``gap`` of it: best first, at most ``most``."""
+    ``best``'s and from each other, rank within ``gap`` of it, and stand in a sentence that repeats at least
+    ``overlap`` of the words around the best answer (the same statement, another figure): best first, at most
+    ``most``."""
     if gap <= 0 or most <= 0:
         return []
     seen, out = {normalise_vi(best.text)}, []
+    around = statement_words(best)
     for c in candidates:
         key = normalise_vi(c.text)
-        if (c.hit.chunk.doc_id != best.hit.chunk.doc_id and key not in seen and c.margin >= threshold
-                and best.score - c.score <= gap):
-            seen.add(key)
-            out.append(c)
-            if len(out) == most:
-                break
+        if (c.hit.chunk.doc_id == best.hit.chunk.doc_id or key in seen or c.margin < threshold
+                or best.score - c.score > gap):
+            continue
+        if overlap > 0 and len(around & statement_words(c)) < overlap * max(len(around), 1):
+            continue
+        seen.add(key)
+        out.append(c)
+        if len(out) == most:
+            break
     return out
 
 

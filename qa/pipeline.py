@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from functools import cached_property
 
+from viqa.errors import ViqaError
 from viqa.index.store import Collection
 from viqa.models.embedder import Embedder
 from viqa.models.reader_model import ensure_reader_folder, reader_calibration, reader_weights, window_mismatch
@@ -32,7 +35,8 @@ class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.embedder = Embedder.from_settings(settings)
-        self._retrievers: dict[str, Retriever] = {}
+        self._retrievers: OrderedDict[str, Retriever] = OrderedDict()  # least recently used first
+        self._retrievers_lock = threading.Lock()
         self._reader: Reader | None = None
 
     @property
@@ -65,12 +69,34 @@ class Pipeline:
         return self
 
     def retriever(self, collection: str | None = None) -> Retriever:
-        """The (cached) retriever of a collection; NotFoundError if it has no index."""
+        """The retriever of a collection, loaded (again, if a newer generation went live); NotFoundError if it has
+        no index, and then nothing is cached. The ``max_loaded_collections`` most recently used stay loaded."""
         name = collection or self.settings.default_collection
-        if name not in self._retrievers:
+        with self._retrievers_lock:
+            retriever = self._retrievers.get(name)
+        if retriever is None:
             coll = Collection(self.settings.collections_dir, name)
-            self._retrievers[name] = Retriever(coll, self.embedder, self.settings)
-        return self._retrievers[name].load()
+            coll.recover()  # what an interrupted writer left, at the first load in this process
+            retriever = Retriever(coll, self.embedder, self.settings)
+        try:
+            retriever.load()
+        except ViqaError:
+            with self._retrievers_lock:
+                if self._retrievers.get(name) is retriever:
+                    del self._retrievers[name]
+            raise
+        with self._retrievers_lock:
+            retriever = self._retrievers.setdefault(name, retriever)
+            self._retrievers.move_to_end(name)
+            while len(self._retrievers) > self.settings.max_loaded_collections:
+                self._retrievers.popitem(last=False)
+        return retriever
+
+    @property
+    def loaded_collections(self) -> list[str]:
+        """The names of the collections held loaded, least recently used first."""
+        with self._retrievers_lock:
+            return list(self._retrievers)
 
     def search(
         self, query: str, collection: str | None = None, k: int | None = None, mode: str = "hybrid",
@@ -92,6 +118,7 @@ class Pipeline:
         s = self.settings
         t0 = time.perf_counter()
         question = validate_query(question, s.max_query_chars)
+        self.reader.check_question(question)  # before retrieval: an over-long question costs nothing
         retriever = self.retriever(collection)
         hits = retriever.search(question, k=s.read_k if top_k is None else top_k, where=where)
         t1 = time.perf_counter()
@@ -118,7 +145,7 @@ class Pipeline:
             Alternative(c.text, confidence(c.margin, threshold, scale),
                         citation_for(c.hit.chunk, docs[c.hit.chunk.doc_id], c.start, c.end))
             for c in alternatives_to(sorted(others, key=lambda c: -c.score), best, threshold, s.alternative_gap,
-                                     s.max_alternatives)
+                                     s.max_alternatives, s.alternative_overlap)
         )
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(best.text, confidence(best.margin, threshold, scale), citations, timings, alternatives)

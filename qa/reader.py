@@ -2,16 +2,24 @@
 
 Each step is a function (``prepare_windows``, ``SpanModel.logits``, ``decode_spans``, ``rank_spans``) that can be
 tested alone; ``Reader.read`` runs them in order over all pairs at once.
+
+Bounded work: a question over ``max_question_tokens`` is refused before reading (QuestionTooLongError), a long
+question lowers the stride so that its windows still fit, and a passage is read in its first
+``max_windows_per_passage`` windows only. Whatever else fails inside (a tokenizer panic is a ``BaseException``) is
+a one-line ReaderError; only a shutdown (Ctrl-C, exit, cancellation) passes through as it is.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from viqa.errors import QuestionTooLongError, ReaderError, ViqaError
 from viqa.models.reader_model import Windows, make_windows
 from viqa.models.span_model import SpanModel
 from viqa.qa.answer_rules import rerank_by_context, shape_answer
@@ -22,6 +30,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from viqa.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# what the reader lets through untouched: everything else that it raises becomes a ReaderError
+SHUTDOWN: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
 
 
 @dataclass(frozen=True)
@@ -46,11 +59,36 @@ class Decoded:
     null_score: float
 
 
-def prepare_windows(tokenizer, pairs: list[tuple[str, str]], max_length: int, stride: int) -> Windows:
+def question_tokens(tokenizer, question: str, at_most: int) -> int:
+    """How many tokens the reader reads of ``question`` (tone marks unified, special tokens aside), counted up to
+    ``at_most``: a longer question counts ``at_most``, so counting a huge one stays cheap."""
+    enc = tokenizer(unify_tone_marks(question), add_special_tokens=False, truncation=True, max_length=at_most)
+    return len(enc["input_ids"])
+
+
+def fitting_stride(max_length: int, stride: int, question_length: int, special_tokens: int) -> int:
+    """The stride to read a question of ``question_length`` tokens with: ``stride``, or half of the tokens a window
+    has left for the passage where that is less, so that each window moves on by at least as many tokens as it
+    shares (the tokenizer panics on a stride of all that is left). ValueError if nothing is left."""
+    room = max_length - question_length - special_tokens
+    if room < 1:
+        raise ValueError(f"a question of {question_length} tokens leaves no room in a window of {max_length}")
+    return min(stride, room // 2)
+
+
+def prepare_windows(
+    tokenizer, pairs: list[tuple[str, str]], max_length: int, stride: int, max_windows: int | None = None
+) -> Windows:
     """Token windows of every (question, context) pair, read with tone marks unified ("hoà" as "hòa", as
-    retrieval matches them); unifying keeps the length, so window offsets point into the contexts as written."""
-    return make_windows(tokenizer, [unify_tone_marks(q) for q, _ in pairs], [unify_tone_marks(c) for _, c in pairs],
-                        max_length, stride)
+    retrieval matches them); unifying keeps the length, so window offsets point into the contexts as written.
+
+    The stride is ``fitting_stride`` for the longest question, so no question that leaves room for a passage makes
+    the tokenizer panic; each context keeps its first ``max_windows`` windows (None: all of them)."""
+    questions = [unify_tone_marks(q) for q, _ in pairs]
+    longest = max(question_tokens(tokenizer, q, max_length) for q in set(questions))
+    stride = fitting_stride(max_length, stride, longest, tokenizer.num_special_tokens_to_add(pair=True))
+    return make_windows(tokenizer, questions, [unify_tone_marks(c) for _, c in pairs], max_length, stride,
+                        max_windows)
 
 
 def decode_spans(
@@ -89,6 +127,8 @@ class Reader:
     def __init__(self, model: SpanModel, settings: Settings) -> None:
         if settings.reader_stride >= settings.reader_max_length // 2:
             raise ValueError("reader_stride must be less than half of reader_max_length")
+        if settings.max_question_tokens > settings.reader_max_length // 2:
+            raise ValueError("max_question_tokens must be at most half of reader_max_length")
         self.model = model
         self.settings = settings
 
@@ -102,12 +142,36 @@ class Reader:
         self.model.load()
         return self
 
+    def check_question(self, question: str) -> None:
+        """QuestionTooLongError, naming the limit, if ``question`` is over ``max_question_tokens`` tokens."""
+        limit = self.settings.max_question_tokens
+        if question_tokens(self.model.tokenizer, question, limit + 1) > limit:
+            raise QuestionTooLongError(
+                f"the question is over {limit} tokens, the most the reader reads (VIQA_MAX_QUESTION_TOKENS): shorten it"
+            )
+
     def read(self, pairs: list[tuple[str, str]]) -> list[ReadResult]:
-        """One ReadResult per (question, context) pair, all pairs' windows in one batched pass."""
+        """One ReadResult per (question, context) pair, all pairs' windows in one batched pass.
+
+        QuestionTooLongError for a question over budget; ReaderError (one line, the cause chained) for any other
+        failure inside, a tokenizer panic included; a shutdown passes through."""
         if not pairs:
             return []
+        try:
+            return self._read(pairs)
+        except (ViqaError, *SHUTDOWN):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a tokenizer panic is a BaseException; shutdowns are above
+            log.debug("the reader failed", exc_info=exc)
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise ReaderError(f"the reader failed on this question ({type(exc).__name__}: {first})") from exc
+
+    def _read(self, pairs: list[tuple[str, str]]) -> list[ReadResult]:
         s = self.settings
-        windows = prepare_windows(self.model.tokenizer, pairs, s.reader_max_length, s.reader_stride)
+        for question in {q for q, _ in pairs}:
+            self.check_question(question)
+        windows = prepare_windows(self.model.tokenizer, pairs, s.reader_max_length, s.reader_stride,
+                                  s.max_windows_per_passage)
         starts, ends = self.model.logits(windows.input_ids)
         decoded = decode_spans(pairs, windows, starts, ends, s.max_answer_tokens, 2 * s.reader_top_spans)
         return [rank_spans(q, c, d, s.reader_top_spans, s.reader_context_words, s.reader_context_weight)

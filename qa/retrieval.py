@@ -81,8 +81,9 @@ class Retriever:
             return self
         with self._lock:
             if self._loaded is None or self._loaded.generation != folder.name:
-                self.collection.check_compatible(self.embedder.id, self.embedder.dim, folder)
-                self._loaded = self._read(folder, self.settings.hnsw_ef_search)
+                with self.collection.reading() as live:  # no writer removes it while it is read into memory
+                    self.collection.check_compatible(self.embedder.id, self.embedder.dim, live)
+                    self._loaded = self._read(live, self.settings.hnsw_ef_search)
         return self
 
     @staticmethod

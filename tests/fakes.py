@@ -182,7 +182,7 @@ class FakeIndex:
             raise self.fail_with
 
     def ingest(self, collection: Collection, documents: list[Document], embedder: object,
-               settings: Settings) -> IngestReport:
+               settings: Settings, replace: bool = False) -> IngestReport:
         self._wait()
         self.calls.append(("ingest", collection.name, [d.doc_id for d in documents]))
         docs = self.pipeline.collections.setdefault(collection.name, {})
@@ -226,10 +226,15 @@ def wait_for_job(client: TestClient, job_id: str, timeout: float = 5.0) -> dict:
     raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
+SAME_ORIGIN = {"X-Requested-With": "viqa"}  # what the web page and scripts send with keyless writes (CSRF proof)
+
+
 @contextmanager
-def running(app: FastAPI, client: tuple[str, int] = LOOPBACK, wait_ready: bool = True) -> Iterator[TestClient]:
-    """A TestClient with the lifespan started (and, by default, the fake models loaded)."""
-    with TestClient(app, client=client) as test_client:
+def running(app: FastAPI, client: tuple[str, int] = LOOPBACK, wait_ready: bool = True,
+            headers: dict[str, str] | None = None) -> Iterator[TestClient]:
+    """A TestClient with the lifespan started (and, by default, the fake models loaded), sending ``headers``
+    (by default SAME_ORIGIN, as the web page does) with every request."""
+    with TestClient(app, client=client, headers=SAME_ORIGIN if headers is None else headers) as test_client:
         if wait_ready:
             assert app.state.service.ready.wait(timeout=5), "the fake pipeline never became ready"
         yield test_client

@@ -100,3 +100,38 @@ def test_search_json_lists_passages_whose_offsets_slice_the_source(
     text = sample_copy.read_text(encoding="utf-8")
     assert len(passages) == 3 and "440 triệu USD" in passages[0]["text"]
     assert all(text[p["char_start"] : p["char_end"]] == p["text"] for p in passages)
+
+
+class Panic(BaseException):
+    """Stands in for pyo3's PanicException (what a Rust tokenizer raises): a BaseException, not an Exception."""
+
+
+@pytest.mark.parametrize("error", [Panic("assertion failed: stride < max_len\n" + "  backtrace\n" * 255),
+                                   ValueError("something inside broke\nsecond line")], ids=["panic", "bug"])
+def test_an_unexpected_failure_inside_a_command_is_one_line_not_a_traceback(
+    settings, monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    from viqa.qa.pipeline import Pipeline
+
+    def fails(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(Pipeline, "answer", fails)
+    code, out, err = _run("ask", "kim ngạch tháng 11 là bao nhiêu?")
+    _assert_one_line_error(code, out, err, type(error).__name__)
+    assert str(error).splitlines()[0] in err and "backtrace" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", [("Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 " * 20)[:680],
+                                      "a" + "\u0301" * 999], ids=["680-chars", "a-and-999-combining-marks"])
+def test_ask_with_a_question_over_the_token_budget_is_one_line_naming_the_limit(
+    settings, fake_embedder, sample_copy: Path, monkeypatch: pytest.MonkeyPatch, question: str
+) -> None:
+    from viqa.models.embedder import Embedder
+
+    ingest_paths(Collection(settings.collections_dir, "default"), [sample_copy], fake_embedder, settings)
+    monkeypatch.setattr(Embedder, "from_settings", staticmethod(lambda _settings: fake_embedder))
+    code, out, err = _run("ask", question)
+    _assert_one_line_error(code, out, err, f"over {settings.max_question_tokens} tokens")
+    assert code == 2

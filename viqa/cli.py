@@ -29,7 +29,9 @@ def fail(message: str, code: int) -> None:
 
 
 def user_errors(fn):
-    """Turn ViqaError (and Ctrl-C) into one line on stderr and an exit code, never a traceback."""
+    """Turn ViqaError (and Ctrl-C) into one line on stderr and an exit code, never a traceback; anything else
+    raised (a bug, a library's panic, which is a BaseException) is one line too, "internal error (Type: first
+    line)", exit 1, with the traceback logged at DEBUG. Exits and click's own errors pass through."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -39,6 +41,12 @@ def user_errors(fn):
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             fail("interrupted; the index is unchanged unless a commit had finished", 130)
+        except (SystemExit, GeneratorExit, typer.Exit, typer.Abort, typer.BadParameter):  # exits, click's own
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a Rust panic is a BaseException, and must be one line too
+            logging.getLogger(__name__).debug("internal error", exc_info=exc)
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            fail(f"internal error ({type(exc).__name__}: {first})", 1)
 
     return wrapper
 
@@ -62,18 +70,17 @@ def _embedder():
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt, .md; UTF-8).")],
     collection: CollectionOpt = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Let these files take the ids of other files already in the collection.")] = False,
 ) -> None:
-    """Add or update documents in a collection (unchanged files are skipped)."""
+    """Add or update documents in a collection (unchanged files are skipped, identical content is stored once)."""
     from viqa.index.ingest import ingest_paths
 
     coll = _collection(collection)
     started = time.perf_counter()
-    report = ingest_paths(coll, paths, _embedder(), get_settings(), progress=sys.stderr.isatty())
+    report = ingest_paths(coll, paths, _embedder(), get_settings(), progress=sys.stderr.isatty(), replace=replace)
     seconds = time.perf_counter() - started
-    typer.echo(
-        f"{coll.name}: {len(report.added)} added, {len(report.replaced)} replaced, "
-        f"{len(report.skipped)} unchanged; {report.chunks} passages ({seconds:.1f} s)"
-    )
+    typer.echo(f"{coll.name}: {report.summary()} ({seconds:.1f} s)")
 
 
 @app.command()

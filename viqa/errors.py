@@ -8,6 +8,12 @@ class ViqaError(Exception):
 
     exit_code = 1
 
+    @property
+    def public(self) -> str:
+        """The message for a client that must not see filesystem paths: the message itself unless a subclass
+        says less."""
+        return str(self)
+
 
 class InputError(ViqaError):
     """A file, question or argument that viqa refuses, with the reason."""
@@ -19,3 +25,16 @@ class NotFoundError(ViqaError):
     """An unknown collection or document, or a collection with no index yet."""
 
     exit_code = 3
+
+
+class QuestionTooLongError(InputError):
+    """A question longer than the reader reads (``max_question_tokens``); the message names the limit in tokens."""
+
+
+class ReaderError(ViqaError):
+    """The reader failed on a question and its passages (a tokenizer panic, say), told in one line; the cause is
+    chained (``__cause__``) for the log."""
+
+    @property
+    def public(self) -> str:
+        return "the reader could not read this question and its passages; rephrase or shorten the question"

@@ -35,15 +35,48 @@ class Settings(BaseSettings):
     # ingest limits
     max_file_mb: float = Field(default=20.0, gt=0, description="Files larger than this are refused.")
 
+    # the service's indexing jobs (uploads and deletes), journaled under <home>/jobs
+    ingest_worker: Literal["process", "thread"] = Field(
+        default="process", description="Where jobs run: a worker process with its own embedder at a lower CPU"
+        " priority (questions never wait for it), or a thread sharing the service's models (questions go first)."
+    )
+    ingest_threads: int = Field(default=1, ge=1, description="Intra-op threads of the worker process's embedder.")
+    ingest_nice: int = Field(default=10, ge=0, le=19, description="How much lower the worker's CPU priority is.")
+    ingest_worker_idle_s: float = Field(
+        default=60.0, gt=0, description="An idle worker process exits after this many seconds (its memory goes back)."
+    )
+    ingest_yield_questions: int = Field(
+        default=4, ge=1, description="Thread worker: a waiting ingest batch runs after at most this many questions."
+    )
+    jobs_keep: int = Field(default=1000, ge=1, description="Finished jobs remembered, in memory and in the journal.")
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="Runs of a job that the server died during, before it is reported failed."
+    )
+    job_stop_s: float = Field(
+        default=3.0, gt=0, description="At shutdown, seconds a running job gets to stop between batches before its"
+        " worker is killed (the commit is atomic: the job runs again at the next start)."
+    )
+    shutdown_grace_s: float = Field(
+        default=4.0, gt=0, description="At SIGTERM, seconds open requests get to finish (uvicorn's graceful timeout)."
+    )
+
     # chunking (sizes in syllables, i.e. whitespace-separated tokens)
     chunk_syllables: int = Field(default=150, ge=20)
     chunk_overlap_sentences: int = Field(default=1, ge=0)
+    max_chunk_syllables: int = Field(
+        default=300, ge=20, description="Hard cap on a passage: a sentence longer than this (text without sentence"
+        " ends) is cut at syllables into pieces of a third of chunk_syllables. 300 keeps a passage within e5's 512"
+        " tokens and leaves every ordinary sentence whole."
+    )
 
     # index
     hnsw_threshold: int = Field(default=50_000, ge=1, description="Use HNSW above this many chunks.")
     hnsw_m: int = Field(default=32, ge=2, description="HNSW graph degree.")
     hnsw_ef_construction: int = Field(default=80, ge=1, description="HNSW build breadth.")
     hnsw_ef_search: int = Field(default=512, ge=1, description="HNSW search breadth: recall against cost.")
+    max_loaded_collections: int = Field(
+        default=8, ge=1, description="Collections a Pipeline holds in memory; the least recently used is unloaded."
+    )
 
     # retrieval
     fusion: str = Field(default="minmax", pattern="^(minmax|rrf)$")
@@ -64,6 +97,16 @@ class Settings(BaseSettings):
     )
     reader_max_length: int = Field(default=256, ge=64, description="Tokens per window (as the reader was trained).")
     reader_stride: int = Field(default=96, ge=0, description="Tokens two windows of a passage share.")
+    max_question_tokens: int = Field(
+        default=128, ge=1, description="Longest question the reader reads, in its tokens (longer: QuestionTooLongError,"
+        " refused before reading). At most half of reader_max_length, so that a window keeps half its tokens for the"
+        " passage; a question leaving the passage less than 2 × reader_stride is read with a stride of half of that."
+    )
+    max_windows_per_passage: int = Field(
+        default=8, ge=1, description="The reader reads the first this many windows of each passage (in reading order)"
+        " and no more: at most this × reader_max_length tokens per passage, however long it is (8 covers a passage of"
+        " max_chunk_syllables)."
+    )
     reader_batch_size: int = Field(default=16, ge=1, description="Windows per forward pass.")
     reader_top_spans: int = Field(default=3, ge=1, description="Best spans kept per passage (re-ranked, then fused).")
     max_answer_tokens: int = Field(default=30, ge=1)
@@ -81,13 +124,17 @@ class Settings(BaseSettings):
     confidence_scale: float | None = Field(default=None, gt=0, description="None: the calibrated value.")
     retrieval_weight: float = Field(default=2.0, ge=0, description="Weight of the fused retrieval score in ranking.")
     alternative_gap: float = Field(
-        default=0.5, ge=0, description="An answer from another document, other than the best and ranked within this"
+        default=2.0, ge=0, description="An answer from another document, other than the best and ranked within this"
         " (logits) of it, is listed as what other sources say; 0: never. Chosen on vi-news-squad2-dev"
         " (python -m viqa.eval.benchmarks.alternatives)."
     )
     alternative_retrieval_share: float = Field(
-        default=1.0, ge=0, le=1, description="Once sure, still read the views of other documents retrieved at least"
+        default=0.8, ge=0, le=1, description="Once sure, still read the views of other documents retrieved at least"
         " this share of the best answer's passage score, to find what they say (1: only as well as it)."
+    )
+    alternative_overlap: float = Field(
+        default=0.7, ge=0, le=1, description="Share of the words around the best answer that an alternative's"
+        " sentence must repeat (the same statement); 0: any sentence."
     )
     max_alternatives: int = Field(default=2, ge=0, description="Most answers of other sources listed.")
 
@@ -102,6 +149,14 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=20.0, gt=0, description="Largest document upload (whole request).")
     cors_origins: list[str] = Field(default_factory=list, description='Allowed origins, e.g. ["http://localhost:3000"].')
     public_reads: bool = Field(default=True, description="Questions and listings need no key.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description='Host names served besides the loopback ones (localhost, 127.0.0.1, [::1]),'
+        ' e.g. ["viqa.example.org"]; any other Host header is a 400 (DNS rebinding); ["*"]: any.'
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description='Addresses or networks of reverse proxies whose Forwarded and'
+        ' X-Forwarded-For headers name the client, e.g. ["127.0.0.1", "10.0.0.0/8"]; from others they are ignored.'
+    )
     openai_sources: bool = Field(
         default=True, description='The OpenAI route\'s content ends with numbered sources ("… [1]" and a "Nguồn" list).'
     )
@@ -113,6 +168,11 @@ class Settings(BaseSettings):
     @property
     def model_cache(self) -> Path:
         return self.home / "models"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """The job journal: one JSON file per job (and its input until it ends)."""
+        return self.home / "jobs"
 
     @property
     def max_upload_bytes(self) -> int:

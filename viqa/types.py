@@ -158,19 +158,26 @@ class Search:
 
 @pydantic_dataclass
 class IngestReport:
-    """What an ingest or delete did, by document id; ``chunks`` is the collection's passage count after it."""
+    """What an ingest or delete did, by document id; ``chunks`` is the collection's passage count after it.
+    ``duplicates`` maps a document not stored, because its content is already there, to the id that holds it."""
 
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     chunks: int = 0
+    duplicates: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.replaced or self.deleted)
 
     def summary(self) -> str:
-        """One line for people: "1 added, 0 replaced, 0 unchanged, 0 deleted; 42 passages"."""
-        return (f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.skipped)} unchanged, "
+        """One line for people: "1 added, 0 replaced, 0 unchanged, 0 deleted; 42 passages" (and, when some
+        were, "; 1 duplicate not stored (copy = a)")."""
+        line = (f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.skipped)} unchanged, "
                 f"{len(self.deleted)} deleted; {self.chunks} passages")
+        if self.duplicates:
+            pairs = ", ".join(f"{new} = {old}" for new, old in self.duplicates.items())
+            line += f"; {len(self.duplicates)} duplicate{'s' if len(self.duplicates) > 1 else ''} not stored ({pairs})"
+        return line

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from viqa.api.deps import (
@@ -21,6 +22,7 @@ from viqa.api.deps import (
 from viqa.api.errors import ERROR_RESPONSES, ApiError, ErrorOut
 from viqa.api.jobs import Job
 from viqa.api.schemas import (
+    NAME_MAX_CHARS,
     NAME_PATTERN,
     CollectionList,
     DocumentList,
@@ -30,22 +32,27 @@ from viqa.api.schemas import (
 )
 from viqa.api.uploads import document_from_file, document_from_json, with_metadata
 from viqa.errors import InputError, NotFoundError
+from viqa.index.ingest import check_words
 from viqa.index.store import Collection, list_collections, validate_name
 from viqa.types import Document
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=ERROR_RESPONSES)
 
-CollectionName = Annotated[str, Path(pattern=NAME_PATTERN, description="Collection name (letters, digits, _ . -).")]
-DocId = Annotated[str, Path(pattern=NAME_PATTERN, description="Document id, e.g. bao-cao-thang-11.")]
+CollectionName = Annotated[str, Path(pattern=NAME_PATTERN, max_length=NAME_MAX_CHARS,
+                                     description="Collection name (letters, digits, _ . -).")]
+DocId = Annotated[str, Path(pattern=NAME_PATTERN, max_length=NAME_MAX_CHARS,
+                            description="Document id, e.g. bao-cao-thang-11.")]
 
 _MULTIPART_SCHEMA = {
     "type": "object",
     "properties": {
         "file": {"type": "string", "format": "binary", "description": "A .txt or .md file (UTF-8); repeat for more."},
-        "doc_id": {"type": "string", "pattern": NAME_PATTERN},
+        "doc_id": {"type": "string", "pattern": NAME_PATTERN, "maxLength": NAME_MAX_CHARS},
         "title": {"type": "string", "maxLength": 200},
         "date": {"type": "string", "format": "date", "description": "The document's date, for filters."},
         "tags": {"type": "string", "description": "Comma-separated tags, for filters.", "maxLength": 1000},
+        "replace": {"type": "string", "enum": ["true", "false"],
+                    "description": "true: the file may take the id of another source in the collection."},
     },
     "required": ["file"],
 }
@@ -105,13 +112,14 @@ def _document(docs: dict[str, Document], collection: str, doc_id: str) -> Docume
     return docs[doc_id]
 
 
-async def _uploaded_documents(request: Request) -> list[Document]:
-    """The documents of a multipart (``file`` parts) or JSON (DocumentUpload) request body."""
+async def _uploaded_documents(request: Request) -> tuple[list[Document], bool]:
+    """The documents of a multipart (``file`` parts) or JSON (DocumentUpload) request body, and whether they may
+    take the ids of other sources (``replace``)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         async with request.form(max_files=100, max_fields=10) as form:
             files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
-            doc_id, title, date, tags = (form.get(k) for k in ("doc_id", "title", "date", "tags"))
+            doc_id, title, date, tags, replace = (form.get(k) for k in ("doc_id", "title", "date", "tags", "replace"))
             if not files:
                 raise InputError("send the document as a multipart part named 'file'")
             if len(files) > 1 and (doc_id or title):
@@ -120,17 +128,21 @@ async def _uploaded_documents(request: Request) -> list[Document]:
             title = title if isinstance(title, str) else None
             date = date if isinstance(date, str) and date.strip() else None
             tag_list = tags.split(",") if isinstance(tags, str) else []
-            return [with_metadata(document_from_file(await f.read(), f.filename or "upload.txt", doc_id, title),
+            docs = [with_metadata(document_from_file(await f.read(), f.filename or "upload.txt", doc_id, title),
                                   date, tag_list) for f in files]
+            return docs, isinstance(replace, str) and replace.strip().lower() in ("1", "true", "yes", "on")
     if content_type == "application/json":
-        try:
-            upload = DocumentUpload.model_validate(json.loads(await request.body()))
+        try:  # parsing first: pydantic's ValidationError is a ValueError too, and names the bad field
+            body = json.loads(await request.body())
         except (ValueError, RecursionError) as exc:
             raise ApiError(422, "validation_error", f"the body is not valid JSON: {type(exc).__name__}") from None
+        try:
+            upload = DocumentUpload.model_validate(body)
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
         doc = document_from_json(upload.text, upload.doc_id, upload.title)
-        return [with_metadata(doc, None if upload.date is None else upload.date.isoformat(), upload.tags)]
+        date = None if upload.date is None else upload.date.isoformat()
+        return [with_metadata(doc, date, upload.tags)], upload.replace
     raise ApiError(415, "unsupported_media_type", "send multipart/form-data (a 'file' part) or application/json")
 
 
@@ -145,16 +157,17 @@ async def upload_documents(
     name: CollectionName, _: WriteAuth, request: Request, response: Response, pipeline: PipelineDep,
     settings: SettingsDep, jobs: JobsDep, ops: IndexOpsDep,
 ) -> Job:
-    """Queue the indexing of uploaded documents (same id: replaced; same content: skipped). Poll the job."""
+    """Queue the indexing of uploaded documents (same upload again: skipped or replaced; another source's id:
+    refused unless ``replace``; the same content under another id: stored once). Poll the job."""
     collection = Collection(settings.collections_dir, name)
-    documents = await _uploaded_documents(request)
+    documents, replace = await _uploaded_documents(request)
     limit = int(settings.max_file_mb * 2**20)
     for doc in documents:
         size = len(doc.text.encode("utf-8"))
         if size > limit:
             raise ApiError(413, "payload_too_large", f"{doc.doc_id}: {size} bytes is over the {limit} byte limit")
-    embedder = pipeline.embedder
-    job = jobs.submit("ingest", collection.name, lambda: ops.ingest(collection, documents, embedder, settings))
+        check_words(doc)  # at once, not as a failed job
+    job = await run_in_threadpool(jobs.submit, "ingest", collection.name, documents=documents, replace=replace)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job
 
@@ -168,7 +181,6 @@ def delete_document(
     collection = Collection(settings.collections_dir, name)
     doc_id = validate_name(doc_id, "document")
     _document(pipeline.documents(collection.name), name, doc_id)
-    embedder = pipeline.embedder
-    job = jobs.submit("delete", collection.name, lambda: ops.delete(collection, [doc_id], embedder, settings))
+    job = jobs.submit("delete", collection.name, doc_ids=[doc_id])
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job

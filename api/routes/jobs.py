@@ -17,5 +17,5 @@ def get_job(job_id: str, jobs: JobsDep, _: ReadAuth) -> Job:
     """queued → running → done (with the ingest report) or failed (with the reason)."""
     job = jobs.get(job_id)
     if job is None:
-        raise NotFoundError(f"no job {job_id!r} (jobs are forgotten when the server restarts)")
+        raise NotFoundError(f"no job {job_id!r} (only the last {jobs.keep} finished jobs are kept)")
     return job

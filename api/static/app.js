@@ -10,6 +10,7 @@ function apiHeaders(json) {
   if (json) headers["Content-Type"] = "application/json";
   const key = $("api-key").value.trim();
   if (key) headers["X-API-Key"] = key;
+  headers["X-Requested-With"] = "viqa"; // a cross-site form cannot send it: proof of the same origin for writes
   return headers;
 }
 

@@ -3,8 +3,8 @@
 Choosing (on vi-news-squad2-dev, held out of the reader's training): every answerable question's paragraph is
 indexed as it is, and beside it a copy that says something else (its answer replaced by another question's
 answer). Asked over those pairs, viqa should list the copy's answer as what another source says; asked over the
-paragraphs alone, where no source contradicts another, it should list nothing. For each (gap, retrieval share)
-of the grid the run counts both, and picks the setting that finds most disagreements while listing
+paragraphs alone, where no source contradicts another, it should list nothing. For each (gap, retrieval share,
+overlap) of the grid the run counts both, and picks the setting that finds most disagreements while listing
 alternatives for at most ``--max-false`` of the questions over the paragraphs alone.
 
 Measuring: how often alternatives are listed on the gold sets end to end (lang-son-dev over the bundled
@@ -36,8 +36,9 @@ from viqa.text.normalise import normalise_vi
 from viqa.types import Document
 
 DEV = TRAIN_DIR / "vi-news-squad2-dev.json"
-GAPS = (0.5, 1.0, 2.0, 3.0)
-SHARES = (0.8, 0.9, 1.0)
+GAPS = (0.5, 1.0, 2.0)
+SHARES = (0.8, 1.0)
+OVERLAPS = (0.0, 0.5, 0.7)
 
 
 def _doc(doc_id: str, text: str) -> Document:
@@ -86,26 +87,26 @@ def firing(pipe: Pipeline, items: list[GoldItem], collection: str) -> list[tuple
 
 def grid(pipe: Pipeline, items: list[GoldItem], copies: dict, alone: str, pairs: str) -> list[dict]:
     """Found disagreements (over the pairs: an alternative from the paired document) and false alarms (over the
-    paragraphs alone: any alternative) for every (gap, share) of the grid."""
+    paragraphs alone: any alternative) for every (gap, share, overlap) of the grid."""
     rows = []
+    s = pipe.settings
     for share in SHARES:
         for gap in GAPS:
-            pipe.settings.alternative_gap, pipe.settings.alternative_retrieval_share = gap, share
-            over_pairs = firing(pipe, items, pairs)
-            over_alone = firing(pipe, items, alone)
-            found = sum(
-                bool({it.context_id, copies[it.qid][0]} & set(docs)) for it, (_, docs) in zip(items, over_pairs,
-                                                                                              strict=True)
-            )
-            rows.append({"gap": gap, "share": share, "found": found, "false": sum(bool(d) for _, d in over_alone),
-                         "questions": len(items)})
+            for overlap in OVERLAPS:
+                s.alternative_gap, s.alternative_retrieval_share, s.alternative_overlap = gap, share, overlap
+                over_pairs = firing(pipe, items, pairs)
+                over_alone = firing(pipe, items, alone)
+                found = sum(bool({it.context_id, copies[it.qid][0]} & set(docs))
+                            for it, (_, docs) in zip(items, over_pairs, strict=True))
+                rows.append({"gap": gap, "share": share, "overlap": overlap, "found": found,
+                             "false": sum(bool(d) for _, d in over_alone), "questions": len(items)})
     return rows
 
 
 def choose(rows: list[dict], max_false: float) -> dict:
     """The row that finds most disagreements with at most ``max_false`` false alarms (ties: the smaller gap)."""
     ok = [r for r in rows if r["false"] <= max_false * r["questions"]] or [min(rows, key=lambda r: r["false"])]
-    return max(ok, key=lambda r: (r["found"], -r["gap"], -r["share"]))
+    return max(ok, key=lambda r: (r["found"], -r["gap"], r["share"], r["overlap"]))
 
 
 def fired_share(pipe: Pipeline, items: list[GoldItem], collection: str) -> float:
@@ -120,30 +121,34 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dev", type=Path, default=DEV)
     p.add_argument("--max-false", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--measure-only", action="store_true", help="Skip the choosing; measure the settings in use.")
     p.add_argument("--out", type=Path, default=Path("runs/bench/alternatives.json"))
     args = p.parse_args(argv)
     settings = get_settings()
     pipe = Pipeline(settings).load()
-    in_use = (settings.alternative_gap, settings.alternative_retrieval_share)
-    items = dev_items(args.dev)
-    copies = contradicting_copies(items, args.seed)
-    rows = grid(pipe, items, copies, *build_collections(pipe, items, copies))
-    chosen = choose(rows, args.max_false)
-    print(f"vi-news-squad2-dev: {len(items)} questions, each over its paragraph beside a copy that says otherwise")
-    print(format_table(["gap", "share", "disagreements found", "false alarms (alone)"],
-                       [[r["gap"], r["share"], r["found"], r["false"]] for r in rows], digits=2))
-    print(f"chosen: gap {chosen['gap']}, share {chosen['share']} (at most {args.max_false:.0%} false alarms)")
-    settings.alternative_gap, settings.alternative_retrieval_share = in_use
+    in_use = (settings.alternative_gap, settings.alternative_retrieval_share, settings.alternative_overlap)
+    rows, chosen = [], None
+    if not args.measure_only:
+        items = dev_items(args.dev)
+        copies = contradicting_copies(items, args.seed)
+        rows = grid(pipe, items, copies, *build_collections(pipe, items, copies))
+        chosen = choose(rows, args.max_false)
+        print(f"vi-news-squad2-dev: {len(items)} questions, each over its paragraph beside a copy that says otherwise")
+        print(format_table(["gap", "share", "overlap", "disagreements found", "false alarms (alone)"],
+                           [[r["gap"], r["share"], r["overlap"], r["found"], r["false"]] for r in rows], digits=2))
+        print(f"chosen: gap {chosen['gap']}, share {chosen['share']}, overlap {chosen['overlap']} "
+              f"(at most {args.max_false:.0%} false alarms)")
+        settings.alternative_gap, settings.alternative_retrieval_share, settings.alternative_overlap = in_use
     xquad = load_gold(XQUAD_GOLD)
     lang_son = [it for it in load_gold(LANG_SON_GOLD) if it.answers]
     rates = {
         "lang-son-dev": fired_share(pipe, lang_son, report_collection(settings, pipe.embedder).name),
         "xquad-vi-dev (open)": fired_share(pipe, xquad, context_collection(xquad, pipe, XQUAD_GOLD)),
     }
-    print(f"at the settings in use (gap {in_use[0]}, share {in_use[1]}): alternatives listed for "
+    print(f"at the settings in use (gap {in_use[0]}, share {in_use[1]}, overlap {in_use[2]}): alternatives for "
           + ", ".join(f"{k} {v:.1%}" for k, v in rates.items()) + " of the answered questions")
-    write_json(args.out, {"grid": rows, "chosen": chosen, "in_use": {"gap": in_use[0], "share": in_use[1]},
-                          "fired": rates})
+    write_json(args.out, {"grid": rows, "chosen": chosen,
+                          "in_use": {"gap": in_use[0], "share": in_use[1], "overlap": in_use[2]}, "fired": rates})
     print(f"written to {args.out}")
 
 

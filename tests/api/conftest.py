@@ -13,6 +13,12 @@ from viqa.api.main import create_app
 from viqa.settings import Settings
 
 
+@pytest.fixture(autouse=True)
+def serves_testserver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TestClient's requests carry ``Host: testserver``: the tests' settings serve that name too."""
+    monkeypatch.setenv("VIQA_ALLOWED_HOSTS", '["testserver"]')
+
+
 @pytest.fixture
 def fake_pipeline(settings: Settings) -> FakePipeline:
     return FakePipeline(settings)

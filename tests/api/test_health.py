@@ -6,6 +6,7 @@ import logging
 import threading
 
 import pytest
+from fastapi import FastAPI
 
 from tests.fakes import FakePipeline, running
 from viqa.api.main import create_app
@@ -49,7 +50,15 @@ def test_the_pipeline_is_built_and_loaded_once(settings: Settings) -> None:
     assert len(built) == 1 and built[0].loaded
 
 
-def test_a_failed_model_load_keeps_readyz_at_503_with_the_reason(
+def _wait_for_load_error(app: FastAPI) -> None:
+    for _ in range(500):
+        if app.state.service.load_error:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("the model load never failed")
+
+
+def test_a_failed_model_load_keeps_readyz_at_503_and_logs_the_reason(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(s: Settings) -> FakePipeline:
@@ -57,15 +66,37 @@ def test_a_failed_model_load_keeps_readyz_at_503_with_the_reason(
 
     app = create_app(broken, settings)
     with caplog.at_level(logging.ERROR, logger="viqa.api"), running(app, wait_ready=False) as client:
-        for _ in range(100):
-            if app.state.service.load_error:
-                break
-            threading.Event().wait(0.01)
+        _wait_for_load_error(app)
         response = client.get("/readyz")
         assert response.status_code == 503
-        assert "weights missing" in response.json()["error"]["message"]
+        assert response.json()["error"]["message"] == "loading the models failed; see the server log"
         assert client.get("/healthz").status_code == 200
-    assert "loading the models failed" in caplog.text
+    assert "loading the models failed" in caplog.text and "weights missing" in caplog.text
+
+
+SECRET_PATH = "/srv/viqa-private/models/reader.safetensors"
+
+
+@pytest.mark.parametrize("api_key", [None, "k"])
+def test_a_failed_model_load_shows_no_path_to_any_client_while_the_log_keeps_it(
+    settings: Settings, caplog: pytest.LogCaptureFixture, api_key: str | None
+) -> None:
+    def broken(s: Settings) -> FakePipeline:
+        raise FileNotFoundError(f"[Errno 2] No such file or directory: '{SECRET_PATH}'")
+
+    app = create_app(broken, settings.model_copy(update={"api_key": api_key}))
+    headers = {"X-API-Key": api_key} if api_key else {}
+    with caplog.at_level(logging.ERROR, logger="viqa.api"), running(app, wait_ready=False) as client:
+        _wait_for_load_error(app)
+        answers = [client.get("/readyz", headers=headers), client.post("/v1/ask", json={"question": "Tổng đàn bò?"},
+                                                                        headers=headers)]
+    for response in answers:
+        assert response.status_code == 503 and response.json()["error"]["code"] == "not_ready"
+        assert SECRET_PATH not in response.text and "safetensors" not in response.text
+        assert response.json()["error"]["message"] == "loading the models failed; see the server log"
+    assert SECRET_PATH in caplog.text
+    assert app.state.service.load_error_detail == f"FileNotFoundError: [Errno 2] No such file or directory: " \
+                                                  f"'{SECRET_PATH}'"
 
 
 def test_request_id_is_echoed_or_made_and_logged_with_timing(client, caplog: pytest.LogCaptureFixture) -> None:

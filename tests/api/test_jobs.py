@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeIndex, wait_for_job
-from viqa.api.jobs import JobRegistry
+from viqa.api.jobs import InThread, Job, JobRegistry
 from viqa.api.serial import SharedEmbedder
 from viqa.errors import InputError
 from viqa.index.ingest import IngestReport
@@ -58,13 +59,32 @@ def test_an_unknown_job_is_404(client: TestClient) -> None:
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
 
 
-def test_the_registry_forgets_the_oldest_jobs_beyond_its_bound() -> None:
-    jobs = JobRegistry(keep=2)
+def _wait(jobs: JobRegistry, job_id: str, timeout: float = 5.0) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = jobs.get(job_id)
+        if job is not None and job.status in ("done", "failed"):
+            return job
+        time.sleep(0.01)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_the_registry_forgets_the_oldest_finished_jobs_beyond_its_bound() -> None:
+    jobs = JobRegistry(InThread(lambda spec, cancel: IngestReport()), keep=2)
+    jobs.start()
     try:
-        ids = [jobs.submit("ingest", "c", IngestReport).id for _ in range(3)]
-        assert jobs.get(ids[0]) is None and jobs.get(ids[2]) is not None
+        ids = [jobs.submit("ingest", "c").id for _ in range(3)]
+        _wait(jobs, ids[2])
+        assert jobs.get(ids[0]) is None and jobs.get(ids[1]) is not None and jobs.get(ids[2]) is not None
     finally:
         jobs.shutdown()
+
+
+def test_the_registry_never_forgets_a_job_that_has_not_run_yet() -> None:
+    jobs = JobRegistry(InThread(lambda spec, cancel: IngestReport()), keep=1)  # not started: nothing runs
+    ids = [jobs.submit("ingest", "c").id for _ in range(3)]
+    assert [jobs.get(i).status for i in ids] == ["queued"] * 3
+    jobs.shutdown()
 
 
 class _CountingEmbedder:

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
+    ignored_auth,
     negative_data_rejection,
     not_a_server_error,
     response_schema_conformance,
@@ -34,7 +35,9 @@ def _cases() -> list[tuple[str, GenerationMode]]:
     return cases
 
 KEY = "fuzz-key"
-POSITIVE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# the whole API, every check (--checks all), bounded: python -m viqa.eval.benchmarks.fuzz
+POSITIVE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+                   ignored_auth]
 NEGATIVE_CHECKS = [not_a_server_error, negative_data_rejection]
 
 

@@ -1,4 +1,5 @@
-"""Writes need a key (or, with none configured, a loopback client); names never become paths; bodies are bounded."""
+"""Writes need a key (or, with none configured, a loopback client sending the CSRF header); names never become
+paths; bodies are bounded. Cross-site writes, Host checks and proxies: test_cross_site.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ UPLOAD = "/v1/collections/default/documents"
 DOC = {"doc_id": "gia-xang", "text": "Giá xăng tháng 11 là 23 nghìn đồng."}
 
 
-def test_without_a_key_writes_from_loopback_are_accepted(client: TestClient) -> None:
+def test_without_a_key_writes_from_loopback_with_the_csrf_header_are_accepted(client: TestClient) -> None:
+    assert client.headers["X-Requested-With"]  # the fixtures' clients send it, as the web page does
     assert client.post(UPLOAD, json=DOC).status_code == 202
 
 
@@ -53,6 +55,22 @@ def test_with_a_key_bearer_or_x_api_key_is_accepted_from_anywhere(keyed: TestCli
     assert keyed.post(UPLOAD, json=DOC, headers={"X-API-Key": "s3cret"}).status_code == 202
 
 
+@pytest.mark.parametrize("authorization", ["Basic czNjcmV0Og==", "Bearer", "Bearer  ", "s3cret"])
+def test_with_a_key_an_authorization_that_is_not_bearer_is_401_even_beside_a_good_x_api_key(
+    keyed: TestClient, authorization: str
+) -> None:
+    response = keyed.post(UPLOAD, json=DOC, headers={"Authorization": authorization, "X-API-Key": "s3cret"})
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_with_a_key_every_key_presented_must_be_it(keyed: TestClient) -> None:
+    assert keyed.post(UPLOAD, json=DOC, headers={"Authorization": "Bearer nope", "X-API-Key": "s3cret"}
+                      ).status_code == 403
+    assert keyed.post(UPLOAD, json=DOC, headers={"Authorization": "Bearer s3cret", "X-API-Key": ""}).status_code == 403
+    both = keyed.post(UPLOAD, json=DOC, headers={"Authorization": "bearer s3cret", "X-API-Key": "s3cret"})
+    assert both.status_code == 202
+
+
 def test_with_a_key_even_loopback_must_present_it(make_app: Callable[..., FastAPI]) -> None:
     with running(make_app(api_key="s3cret"), client=LOOPBACK) as client:
         assert client.post(UPLOAD, json=DOC).status_code == 401
@@ -81,7 +99,7 @@ def test_path_traversal_in_names_is_refused(client: TestClient, path: str) -> No
 
 def test_path_traversal_in_write_names_is_refused_before_any_job(client: TestClient, fake_index: FakeIndex) -> None:
     assert client.post("/v1/collections/%2e%2e/documents", json=DOC).status_code == 422
-    assert client.post("/v1/collections/a..b/documents", json=DOC).status_code == 400
+    assert client.post("/v1/collections/a..b/documents", json=DOC).status_code == 422  # the published pattern
     assert client.delete("/v1/collections/default/documents/%2e%2e").status_code == 422
     assert client.post(UPLOAD, json={"doc_id": "../evil", "text": "x y"}).status_code == 422
     files = {"file": ("../../etc/passwd.txt", "Nội dung thử nghiệm.".encode())}

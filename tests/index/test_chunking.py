@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
+
 from tests.paths import SAMPLE
 from viqa.index.chunking import chunk_document, group_sentences
 from viqa.text.segment import syllables
@@ -50,3 +52,50 @@ def test_group_sentences_overlaps_by_one_and_covers_everything() -> None:
     groups = group_sentences([50, 50, 50, 50, 50], target=100, overlap=1)
     assert groups[0] == (0, 2) and groups[1][0] == 1 and groups[-1][1] == 5
     assert group_sentences([500], target=100, overlap=1) == [(0, 1)]
+
+
+# --- the hard cap: text without sentence ends is cut at syllables ---------------------------------------------
+
+UNPUNCTUATED = " ".join(
+    f"kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng {i % 12 + 1} ước đạt {i} triệu USD tăng so với cùng kỳ"
+    for i in range(300)
+)  # ~6,000 syllables, one line, not one sentence end: once a single passage
+
+
+def _assert_exact(doc: Document, chunks) -> None:
+    for chunk in chunks:
+        assert doc.text[chunk.char_start : chunk.char_end] == chunk.text
+        for i, ch in enumerate(chunk.clean):
+            assert ch == " " or unicodedata.normalize("NFC", doc.text[chunk.clean_start[i] : chunk.clean_end[i]]) == ch
+
+
+def test_a_document_without_sentence_ends_is_cut_into_capped_overlapping_passages() -> None:
+    doc = Document("flat", "Flat", "flat.txt", UNPUNCTUATED, "sha")
+    chunks = chunk_document(doc, target_syllables=150, overlap_sentences=1, max_syllables=300)
+    sizes = [len(syllables(c.clean)) for c in chunks]
+    assert len(chunks) > 30 and max(sizes) <= 300 and min(sizes) > 0
+    _assert_exact(doc, chunks)
+    assert all(b.char_start < a.char_end for a, b in zip(chunks, chunks[1:], strict=False))  # overlapping
+    covered = {i for c in chunks for i in range(c.char_start, c.char_end)}
+    assert all(i in covered for i, ch in enumerate(UNPUNCTUATED) if not ch.isspace())  # nothing is lost
+
+
+@pytest.mark.parametrize(("target", "cap"), [(150, 300), (150, 160), (100, 20), (40, 1000)])
+def test_no_passage_is_longer_than_the_cap_whatever_the_target(target: int, cap: int) -> None:
+    text = UNPUNCTUATED[:6000] + ". Một câu ngắn. " + "Câu có dấu chấm nhưng rất dài " * 80 + "."
+    doc = Document("mixed", "Mixed", "mixed.txt", text, "sha")
+    chunks = chunk_document(doc, target_syllables=target, overlap_sentences=1, max_syllables=cap)
+    assert max(len(syllables(c.clean)) for c in chunks) <= cap
+    _assert_exact(doc, chunks)
+
+
+def test_the_cap_leaves_ordinary_documents_as_they_were() -> None:
+    uncapped = chunk_document(DOC, target_syllables=150, overlap_sentences=1, max_syllables=10**9)
+    assert [(c.chunk_id, c.char_start, c.char_end) for c in CHUNKS] == [
+        (c.chunk_id, c.char_start, c.char_end) for c in uncapped
+    ]
+
+
+def test_group_sentences_keeps_groups_within_the_limit() -> None:
+    groups = group_sentences([40] * 10, target=100, overlap=1, limit=90)
+    assert all(sum([40] * (last - first)) <= 90 for first, last in groups) and groups[-1][1] == 10

@@ -24,5 +24,6 @@ def test_a_changed_chunk_size_chunks_the_unchanged_documents_again(
     state = coll.read_state(fake_embedder.id, fake_embedder.dim)
     assert len(state.chunks) > before and set(state.documents) == {sample_copy.stem, "other"}
     assert coll.manifest()["chunking"] == {"syllables": smaller.chunk_syllables,
-                                           "overlap_sentences": smaller.chunk_overlap_sentences}
+                                           "overlap_sentences": smaller.chunk_overlap_sentences,
+                                           "max_syllables": smaller.max_chunk_syllables}
     assert ingest_paths(coll, [sample_copy], fake_embedder, smaller).skipped == [sample_copy.stem]

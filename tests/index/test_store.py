@@ -13,7 +13,7 @@ from tests.fakes import FakeEmbedder
 from tests.paths import SAMPLE
 from viqa.errors import InputError, NotFoundError
 from viqa.index.ingest import delete_documents, ingest_paths
-from viqa.index.store import Collection, list_collections, validate_name
+from viqa.index.store import Collection, StorageError, list_collections, validate_name
 from viqa.qa.retrieval import Retriever
 
 
@@ -72,7 +72,7 @@ def test_a_write_that_fails_midway_leaves_the_previous_index_live(
         raise OSError("disk full")
 
     monkeypatch.setattr(faiss, "write_index", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="disk full"):  # one line for the user, not the raw OSError
         ingest_paths(coll, [sample_copy], fake_embedder, settings)
     monkeypatch.undo()
     assert coll.current_generation() == live

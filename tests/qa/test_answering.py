@@ -128,3 +128,18 @@ def test_alternatives_are_other_documents_answers_close_behind_the_best() -> Non
     found = alternatives_to(others, best, threshold=3.0, gap=1.0, most=2)
     assert [c.text for c in found] == ["445 triệu USD"]
     assert alternatives_to(others, best, threshold=3.0, gap=0.0, most=2) == []
+
+
+def test_with_an_overlap_an_alternative_must_restate_the_best_answers_sentence() -> None:
+    from viqa.qa.answering import alternatives_to
+
+    def at(doc_id: str, text: str, answer: str, score: float):
+        c = _candidate(doc_id, text, 6.0, score)
+        start = text.index(answer)
+        return type(c)(c.hit, start, start + len(answer), 6.0, score)
+
+    best = at("a", "Tổng kim ngạch tháng 11 ước đạt 441 triệu USD.", "441 triệu USD", 8.0)
+    copy = at("b", "Tổng kim ngạch tháng 11 ước đạt 445 triệu USD.", "445 triệu USD", 7.9)
+    other = at("c", "Doanh thu du lịch cả năm là 500 triệu USD.", "500 triệu USD", 7.9)
+    assert [c.text for c in alternatives_to([best, other, copy], best, 3.0, 1.0, 2, overlap=0.7)] == ["445 triệu USD"]
+    assert len(alternatives_to([best, other, copy], best, 3.0, 1.0, 2, overlap=0.0)) == 2

@@ -9,8 +9,10 @@ import socket
 import numpy as np
 import pytest
 
+from viqa.errors import InputError, QuestionTooLongError, ReaderError
 from viqa.models.reader_model import SHIPPED_WEIGHTS, Windows, ensure_reader_folder, reader_calibration, reader_weights
-from viqa.qa.reader import Decoded, Reader, decode_spans, rank_spans
+from viqa.qa import reader as reader_module
+from viqa.qa.reader import Decoded, Reader, decode_spans, prepare_windows, rank_spans
 from viqa.settings import Settings
 
 CONTEXT = "Tổng kim ngạch tháng 11 ước đạt 440 triệu USD, trong đó xuất khẩu 280 triệu USD."
@@ -93,6 +95,128 @@ def test_a_stride_of_half_the_window_is_refused(settings: Settings) -> None:
         Reader(model=None, settings=bad)  # type: ignore[arg-type]
 
 
+def test_a_question_budget_over_half_the_window_is_refused(settings: Settings) -> None:
+    bad = settings.model_copy(update={"reader_max_length": 128, "reader_stride": 32, "max_question_tokens": 65})
+    with pytest.raises(ValueError, match="max_question_tokens"):
+        Reader(model=None, settings=bad)  # type: ignore[arg-type]
+
+
+# --- the question budget and the window cap, on the real tokenizer (no weights: the logits are fake) ------------
+
+LONG_QUESTION = ("Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh Lạng Sơn trong tháng 11 năm 2023 " * 12)[:680]
+COMBINING = "a" + "\u0301" * 999  # 1,000 characters, within max_query_chars: once a JSON 500 "Truncation error"
+
+
+@pytest.fixture(scope="module")
+def tokenizer(model_cache):
+    """The reader's tokenizer (e5-small's): quick to load, no weights needed."""
+    from transformers import AutoTokenizer
+
+    from viqa.models.base_encoder import ensure_base_encoder
+
+    return AutoTokenizer.from_pretrained(str(ensure_base_encoder(model_cache)))
+
+
+class TokenizerOnly:
+    """A SpanModel stand-in: the real tokenizer, flat logits, and a record of every window it was given."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.windows: list[list[int]] = []
+
+    def load(self) -> TokenizerOnly:
+        return self
+
+    def logits(self, input_ids: list[list[int]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        self.windows += input_ids
+        return [np.zeros(len(ids)) for ids in input_ids], [np.zeros(len(ids)) for ids in input_ids]
+
+
+def _question_of(tokenizer, n_tokens: int) -> str:
+    """A question of exactly ``n_tokens`` reader tokens."""
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    question = ""
+    for word in ("Kim ngạch xuất khẩu của tỉnh trong tháng 11 ước đạt bao nhiêu " * 40).split():
+        if count(f"{question} {word}".strip()) > n_tokens:
+            break
+        question = f"{question} {word}".strip()
+    while count(question) < n_tokens:  # " a" is one token
+        question += " a"
+    assert count(question) == n_tokens
+    return question
+
+
+@pytest.mark.parametrize("question", [LONG_QUESTION, COMBINING], ids=["680-chars", "a-and-999-combining-marks"])
+def test_a_question_over_the_token_budget_is_refused_naming_the_limit(settings, tokenizer, question: str) -> None:
+    reader = Reader(TokenizerOnly(tokenizer), settings)  # type: ignore[arg-type]
+    with pytest.raises(QuestionTooLongError, match=f"{settings.max_question_tokens} tokens") as raised:
+        reader.read([(question, CONTEXT)])
+    assert "VIQA_MAX_QUESTION_TOKENS" in str(raised.value) and "\n" not in str(raised.value)
+    assert isinstance(raised.value, InputError)
+
+
+@pytest.mark.parametrize(("max_length", "stride", "budget"), [(256, 96, 128), (128, 60, 64), (64, 31, 32)])
+def test_every_question_within_the_budget_is_read_in_windows_that_fit_and_cover_the_passage(
+    settings, tokenizer, max_length: int, stride: int, budget: int
+) -> None:
+    context = " ".join([CONTEXT] * 12)
+    s = settings.model_copy(update={"reader_max_length": max_length, "reader_stride": stride,
+                                    "max_question_tokens": budget, "max_windows_per_passage": 1000})
+    for n in sorted({1, budget // 2, budget - 1, budget}):
+        model = TokenizerOnly(tokenizer)
+        question = _question_of(tokenizer, n)
+        (result,) = Reader(model, s).read([(question, context)])  # type: ignore[arg-type]
+        assert result.null_score == 0.0 and all(len(w) <= max_length for w in model.windows)
+        windows = prepare_windows(tokenizer, [(question, context)], max_length, stride)
+        read = {span for offsets in windows.offsets for span in offsets if span is not None}
+        spans = tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        every = {span for span in spans if span[1] > span[0]}
+        assert every <= read  # no token of the passage is skipped, whatever the stride became
+
+
+def test_a_long_passage_is_read_in_its_first_windows_only(settings, tokenizer) -> None:
+    context = " ".join([CONTEXT] * 400)  # ~8,000 tokens: some 60 windows
+    s = settings.model_copy(update={"max_windows_per_passage": 4})
+    model = TokenizerOnly(tokenizer)
+    Reader(model, s).read([(QUESTION, context), (QUESTION, CONTEXT)])  # type: ignore[arg-type]
+    assert len(model.windows) == 4 + 1
+    windows = prepare_windows(tokenizer, [(QUESTION, context)], s.reader_max_length, s.reader_stride, max_windows=4)
+    firsts = [next(o for o in offsets if o is not None)[0] for offsets in windows.offsets]
+    assert firsts[0] == 0 and firsts == sorted(firsts)  # the passage's beginning, in reading order
+
+
+def test_a_tokenizer_panic_is_a_one_line_reader_error(settings, tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from viqa.models.reader_model import make_windows
+
+    def panicking(tok, pairs, max_length, stride, max_windows=None):  # a stride the tokenizer panics on
+        return make_windows(tok, [q for q, _ in pairs], [c for _, c in pairs], 32, 20)
+
+    try:
+        panicking(tokenizer, [(QUESTION, CONTEXT)], 0, 0)
+    except BaseException as exc:  # noqa: BLE001 - the panic is what this test needs
+        assert not isinstance(exc, Exception)  # pyo3's PanicException: a BaseException, missed by `except Exception`
+    else:
+        pytest.fail("the tokenizer no longer panics on a stride as long as the window")
+    monkeypatch.setattr(reader_module, "prepare_windows", panicking)
+    with pytest.raises(ReaderError, match="the reader failed") as raised:
+        Reader(TokenizerOnly(tokenizer), settings).read([(QUESTION, CONTEXT)])  # type: ignore[arg-type]
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 300
+
+
+@pytest.mark.parametrize("shutdown", [KeyboardInterrupt, SystemExit])
+def test_a_shutdown_inside_the_reader_is_not_turned_into_an_error(
+    settings, tokenizer, monkeypatch: pytest.MonkeyPatch, shutdown: type[BaseException]
+) -> None:
+    def stop(*args, **kwargs):
+        raise shutdown()
+
+    monkeypatch.setattr(reader_module, "prepare_windows", stop)
+    with pytest.raises(shutdown):
+        Reader(TokenizerOnly(tokenizer), settings).read([(QUESTION, CONTEXT)])  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args, **kwargs):
@@ -143,3 +267,16 @@ def test_weights_that_do_not_fit_the_model_are_refused(settings, tmp_path) -> No
     with pytest.raises((ValueError, RuntimeError)):
         ensure_reader_folder(tmp_path / "w", settings.model_cache)
 
+
+
+@pytest.mark.slow
+def test_the_shipped_reader_refuses_an_over_long_question_and_reads_one_at_the_limit(settings) -> None:
+    folder = ensure_reader_folder(reader_weights(settings), settings.model_cache)
+    reader = Reader.from_settings(settings, folder, reader_quantize=False).load()
+    context = "Tổng kim ngạch xuất nhập khẩu tháng 11 ước đạt 440 triệu USD, trong đó xuất khẩu 280 triệu USD. " * 8
+    for question in (LONG_QUESTION, COMBINING):
+        with pytest.raises(QuestionTooLongError):
+            reader.read([(question, context)])
+    at_limit = _question_of(reader.model.tokenizer, settings.max_question_tokens)
+    (result,) = reader.read([(at_limit, context)])
+    assert math.isfinite(result.null_score)
