@@ -143,52 +143,47 @@ function addAnswer(result, question, collection) {
   scrollDown();
 }
 
-async function openPassage(citation, collection) {
-  const panel = $("passage-panel");
+// Show characters [shown.start, shown.end) of a document in the side panel, with `marks` ([start, end, class|null]
+// in document offsets) drawn over them and CONTEXT_CHARS around; `shown.title` until the document's own arrives.
+async function showInPanel(collection, docId, shown, marks) {
   const text = $("passage-text");
-  panel.hidden = false;
-  $("passage-title").textContent = citation.title;
+  $("passage-panel").hidden = false;
+  $("passage-title").textContent = shown.title;
   $("passage-meta").textContent = "Đang tải…";
   text.replaceChildren();
-  const from = Math.max(0, citation.quote_start - CONTEXT_CHARS);
-  const to = citation.quote_end + CONTEXT_CHARS;
-  const path = `/v1/collections/${encodeURIComponent(collection)}/documents/${encodeURIComponent(citation.doc_id)}`;
+  const from = Math.max(0, shown.start - CONTEXT_CHARS);
+  const path = `/v1/collections/${encodeURIComponent(collection)}/documents/${encodeURIComponent(docId)}`;
+  const doc = await api(`${path}?start=${from}&end=${shown.end + CONTEXT_CHARS}`);
+  $("passage-title").textContent = doc.title;
+  $("passage-meta").textContent = `${doc.doc_id} · ký tự ${shown.start}–${shown.end} / ${doc.chars}`;
+  if (doc.start > 0) text.appendChild(document.createTextNode("… "));
+  appendMarked(text, doc.text, marks.map(([s, e, cls]) => [s - doc.start, e - doc.start, cls]));
+  if (doc.end < doc.chars) text.appendChild(document.createTextNode(" …"));
+  text.querySelector("mark")?.scrollIntoView({ block: "center" });
+}
+
+async function openPassage(citation, collection) {
+  const shown = { title: citation.title, start: citation.quote_start, end: citation.quote_end };
   try {
-    const doc = await api(`${path}?start=${from}&end=${to}`);
-    $("passage-meta").textContent = `${doc.doc_id} · ký tự ${citation.quote_start}–${citation.quote_end} / ${doc.chars}`;
-    if (doc.start > 0) text.appendChild(document.createTextNode("… "));
-    appendMarked(text, doc.text, [
-      [citation.quote_start - doc.start, citation.quote_end - doc.start, "quote"],
-      [citation.char_start - doc.start, citation.char_end - doc.start, null],
+    await showInPanel(collection, citation.doc_id, shown, [
+      [citation.quote_start, citation.quote_end, "quote"],
+      [citation.char_start, citation.char_end, null],
     ]);
-    if (doc.end < doc.chars) text.appendChild(document.createTextNode(" …"));
   } catch (error) {
     // the document may be gone or reads may need a key: show the quote alone
     $("passage-meta").textContent = `Không tải được tài liệu (${error.message}); hiển thị đoạn trích.`;
+    const text = $("passage-text");
+    text.replaceChildren();
     appendMarked(text, citation.quote, [[citation.char_start - citation.quote_start, citation.char_end - citation.quote_start, null]]);
+    text.querySelector("mark")?.scrollIntoView({ block: "center" });
   }
-  text.querySelector("mark")?.scrollIntoView({ block: "center" });
 }
 
 // Open the document of a citation link on its span (no quote: the span alone is marked).
 async function openLinked(span) {
-  const panel = $("passage-panel");
-  const text = $("passage-text");
-  panel.hidden = false;
-  $("passage-title").textContent = span.docId;
-  $("passage-meta").textContent = "Đang tải…";
-  text.replaceChildren();
-  const from = Math.max(0, span.start - CONTEXT_CHARS);
-  const to = span.end + CONTEXT_CHARS;
-  const path = `/v1/collections/${encodeURIComponent(span.collection)}/documents/${encodeURIComponent(span.docId)}`;
   try {
-    const doc = await api(`${path}?start=${from}&end=${to}`);
-    $("passage-title").textContent = doc.title;
-    $("passage-meta").textContent = `${doc.doc_id} · ký tự ${span.start}–${span.end} / ${doc.chars}`;
-    if (doc.start > 0) text.appendChild(document.createTextNode("… "));
-    appendMarked(text, doc.text, [[span.start - doc.start, span.end - doc.start, null]]);
-    if (doc.end < doc.chars) text.appendChild(document.createTextNode(" …"));
-    text.querySelector("mark")?.scrollIntoView({ block: "center" });
+    await showInPanel(span.collection, span.docId, { title: span.docId, start: span.start, end: span.end },
+                      [[span.start, span.end, null]]);
   } catch (error) {
     $("passage-meta").textContent = `Không mở được liên kết (${error.message}).`;
   }

@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.api.live import CHROMIUM_ARGS, chromium_path
 from tests.fakes import REMOTE, FakeIndex, FakePipeline, running
 from viqa.api.main import create_app
 from viqa.settings import Settings
@@ -59,3 +60,19 @@ def make_app(
         return create_app(lambda s: fake_pipeline, custom, index_ops=fake_index.ops)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the run's page tests; skipped, with the reason, without chromium or playwright."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install -e '.[test]'")
+    path = chromium_path()
+    if path is None:
+        pytest.skip("chromium not installed: apt-get install chromium")
+    with sync_api.sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, timeout=20_000)
+        except sync_api.Error as error:
+            pytest.skip(f"chromium at {path} could not be launched: {error.message.splitlines()[0]}")
+        yield launched
+        launched.close()

@@ -7,19 +7,13 @@ browser. Skipped, with the reason, when either is missing or Chromium cannot sta
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
+from tests.api.live import serving
 from tests.fakes import FakeIndex, FakePipeline, make_document
 from tests.paths import SAMPLE
 from viqa.api.main import create_app
@@ -32,56 +26,7 @@ TITLE = "Báo cáo tình hình kinh tế - xã hội tỉnh Lạng Sơn tháng 1
 QUESTION = "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt bao nhiêu?"
 ANSWER = "440 triệu USD"
 SCREENSHOT = Path(os.environ.get("VIQA_SCREENSHOT", "/tmp/viqa-chat.png"))
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 TIMEOUT_MS = 10_000
-
-
-def chromium_path() -> str | None:
-    """Debian's chromium (or ``$VIQA_CHROMIUM``), if installed."""
-    candidates = [os.environ.get("VIQA_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")]
-    return next((c for c in candidates if c and Path(c).is_file()), None)
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port in a background thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started or not thread.is_alive():
-                break
-            time.sleep(0.01)
-        assert server.started, "uvicorn did not start"
-        assert app.state.service.ready.wait(timeout=5), "the fake pipeline never became ready"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    """One headless Chromium for the module (Debian's build: nothing is downloaded)."""
-    path = chromium_path()
-    if path is None:
-        pytest.skip("chromium not installed: apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, timeout=20_000)
-        except sync_api.Error as error:
-            pytest.skip(f"chromium at {path} could not be launched: {error.message.splitlines()[0]}")
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 
-from tests.api.test_browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_path, serving
+from tests.api.live import serving
+from tests.api.test_browser import TIMEOUT_MS
 from tests.fakes import FakeIndex, FakePipeline
 from viqa.api.main import create_app
 from viqa.settings import Settings
@@ -22,20 +23,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not ins
 
 UPLOAD = "/v1/collections/default/documents"
 EVIL = "http://evil.test"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[sync_api.Browser]:
-    path = chromium_path()
-    if path is None:
-        pytest.skip("chromium not installed: apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, timeout=20_000)
-        except sync_api.Error as error:
-            pytest.skip(f"chromium at {path} could not be launched: {error.message.splitlines()[0]}")
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -53,8 +40,8 @@ def server(settings: Settings, index: FakeIndex) -> Iterator[str]:
 
 
 @pytest.fixture
-def context(chromium: sync_api.Browser) -> Iterator[sync_api.BrowserContext]:
-    context = chromium.new_context(service_workers="block")
+def context(browser: sync_api.Browser) -> Iterator[sync_api.BrowserContext]:
+    context = browser.new_context(service_workers="block")
     context.set_default_timeout(TIMEOUT_MS)
     yield context
     context.close()

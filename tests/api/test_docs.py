@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -118,28 +116,7 @@ def test_behind_a_path_prefix_the_pages_name_paths_under_it(app: FastAPI) -> Non
 
 # --- in a real browser (Debian's chromium and the playwright package; skipped without them) ---
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ORIGIN = "http://viqa.test"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module; nothing is downloaded."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install -e '.[test]'")
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("chromium not installed: apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, timeout=20_000)
-        except sync_api.Error as error:
-            pytest.skip(f"chromium at {path} could not be launched: {error.message.splitlines()[0]}")
-        yield browser
-        browser.close()
-
 
 SWAGGER_LOADS = {"/docs", "/openapi.json", "/static/vendor/swagger-ui/swagger-ui-bundle.js",
                  "/static/vendor/swagger-ui/swagger-ui.css"}
