@@ -18,8 +18,12 @@ from viqa.qa.pipeline import Pipeline
 from viqa.types import Document
 
 # settings that cannot change an answer: where files live, the service's limits and keys
-NOT_IN_FINGERPRINT = {"home", "default_collection", "max_file_mb", "max_query_chars", "api_key",
-                      "max_body_bytes", "max_upload_mb", "cors_origins", "public_reads", "openai_sources"}
+NOT_IN_FINGERPRINT = {
+    "home", "default_collection", "max_file_mb", "max_query_chars", "api_key", "max_body_bytes", "max_upload_mb",
+    "cors_origins", "public_reads", "openai_sources", "allowed_hosts", "trusted_proxies", "max_loaded_collections",
+    "ingest_worker", "ingest_threads", "ingest_nice", "ingest_worker_idle_s", "ingest_yield_questions", "jobs_keep",
+    "job_max_attempts", "job_stop_s", "shutdown_grace_s",
+}
 
 
 def fingerprint(gold: Path, mode: str, collection: str | None, pipeline: Pipeline) -> dict:

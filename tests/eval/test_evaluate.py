@@ -28,7 +28,8 @@ def test_a_setting_that_changes_answers_changes_the_fingerprint(settings, gold: 
     assert _of(gold, settings) != _of(gold, settings.model_copy(update={field: value}))
 
 
-@pytest.mark.parametrize(("field", "value"), [("api_key", "k"), ("max_upload_mb", 1.0), ("public_reads", False)])
+@pytest.mark.parametrize(("field", "value"), [("api_key", "k"), ("max_upload_mb", 1.0), ("public_reads", False),
+                                              ("ingest_worker", "thread"), ("allowed_hosts", ["viqa.example"])])
 def test_service_settings_leave_the_fingerprint_alone(settings, gold: Path, field: str, value) -> None:
     assert _of(gold, settings) == _of(gold, settings.model_copy(update={field: value}))
 
