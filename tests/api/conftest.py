@@ -62,9 +62,10 @@ def make_app(
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the run's page tests; skipped, with the reason, without chromium or playwright."""
+    """One headless Chromium per test module, closed at its end (playwright's sync API holds an event loop while it
+    runs); skipped, with the reason, without chromium or playwright."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install -e '.[test]'")
     path = chromium_path()
     if path is None:
