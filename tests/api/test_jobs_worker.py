@@ -121,9 +121,8 @@ def test_a_worker_job_fails_with_its_reason_or_a_generic_one_and_a_dead_worker_i
         worker.close()
 
 
-def test_a_cancel_stops_the_worker_between_embedding_batches_well_before_job_stop_s(settings: Settings) -> None:
-    worker = WorkerProcess(ops(embedding_slowly), settings.model_copy(update={"job_stop_s": 20.0}))
-    cancel = threading.Event()
+def _running(worker: WorkerProcess, cancel: threading.Event) -> tuple[threading.Thread, list[BaseException]]:
+    """``worker.run(spec(), cancel)`` started on a thread; what it raises lands in the returned list."""
     outcome: list[BaseException] = []
 
     def run() -> None:
@@ -134,6 +133,13 @@ def test_a_cancel_stops_the_worker_between_embedding_batches_well_before_job_sto
 
     thread = threading.Thread(target=run)
     thread.start()
+    return thread, outcome
+
+
+def test_a_cancel_stops_the_worker_between_embedding_batches_well_before_job_stop_s(settings: Settings) -> None:
+    worker = WorkerProcess(ops(embedding_slowly), settings.model_copy(update={"job_stop_s": 20.0}))
+    cancel = threading.Event()
+    thread, outcome = _running(worker, cancel)
     _wait_for(_started(settings))
     stopped = time.monotonic()
     cancel.set()
@@ -145,16 +151,7 @@ def test_a_cancel_stops_the_worker_between_embedding_batches_well_before_job_sto
 def test_a_worker_that_does_not_stop_is_killed_after_job_stop_s(settings: Settings) -> None:
     worker = WorkerProcess(ops(stuck), settings.model_copy(update={"job_stop_s": 0.5}))
     cancel = threading.Event()
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            worker.run(spec(), cancel)
-        except BaseException as exc:  # noqa: BLE001 - the test looks at it
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, outcome = _running(worker, cancel)
     _wait_for(_started(settings))
     pid = int(_started(settings).read_text())
     stopped = time.monotonic()
