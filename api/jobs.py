@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import inspect
 import json
@@ -72,6 +73,19 @@ class JobFailed(ViqaError):
     """A job that failed for a reason told in its message (a worker process that died, an unreadable input)."""
 
 
+def _document_json(doc: Document) -> dict[str, Any]:
+    """``doc`` as JSON, its source file (if it carries one) in base64."""
+    data = dataclasses.asdict(doc)
+    data["source"] = None if doc.source is None else base64.b64encode(doc.source).decode("ascii")
+    return data
+
+
+def _document_from_json(data: dict[str, Any]) -> Document:
+    source = data.get("source")
+    return Document(**{**data, "tags": tuple(data.get("tags", ())), "pages": tuple(data.get("pages", ())),
+                       "source": None if source is None else base64.b64decode(source)})
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What a job needs to run, again after a restart if need be: its kind, collection, documents or ids."""
@@ -84,7 +98,7 @@ class JobSpec:
 
     def to_json(self) -> dict[str, Any]:
         return {"format": JOURNAL_FORMAT, "kind": self.kind, "collection": self.collection,
-                "documents": [dataclasses.asdict(d) for d in self.documents], "doc_ids": list(self.doc_ids),
+                "documents": [_document_json(d) for d in self.documents], "doc_ids": list(self.doc_ids),
                 "replace": self.replace}
 
     @classmethod
@@ -92,7 +106,7 @@ class JobSpec:
         """The spec written by ``to_json``; KeyError, TypeError or ValueError if it is not one."""
         if data.get("format") != JOURNAL_FORMAT or data["kind"] not in ("ingest", "delete"):
             raise ValueError(f"not a job input of format {JOURNAL_FORMAT}")
-        docs = tuple(Document(**{**d, "tags": tuple(d.get("tags", ()))}) for d in data["documents"])
+        docs = tuple(_document_from_json(d) for d in data["documents"])
         return cls(data["kind"], str(data["collection"]), docs, tuple(str(i) for i in data["doc_ids"]),
                    bool(data.get("replace", False)))
 

@@ -462,12 +462,17 @@ class DocumentUpload(BaseModel):
 
 
 class DocumentSummary(BaseModel):
+    """A document of a collection: ``pages`` for paged sources (PDF), ``passages`` in the index."""
+
     doc_id: str
     title: str
     chars: int
     sha256: str
     date: str | None = None
     tags: list[str] = Field(default_factory=list)
+    format: Literal["text", "pdf", "docx", "html"] = "text"
+    pages: int | None = None
+    passages: int = 0
 
 
 class DocumentList(BaseModel):
@@ -491,6 +496,8 @@ class DocumentOut(BaseModel):
     start: int
     end: int
     text: str
+    format: Literal["text", "pdf", "docx", "html"] = "text"
+    page_starts: list[int] = Field(default_factory=list, description="Where each page starts in the text (PDF).")
 
 
 class CollectionList(BaseModel):

@@ -194,3 +194,8 @@ class SerialPipeline:
         """The live documents of a collection; NotFoundError if it has no index."""
         with self.lock:
             return dict(self.pipeline.retriever(collection).documents)
+
+    def passage_counts(self, collection: str) -> dict[str, int]:
+        """How many passages each live document of a collection has, by id; NotFoundError if it has no index."""
+        with self.lock:
+            return self.pipeline.retriever(collection).passage_counts()

@@ -10,6 +10,7 @@ from pathlib import PurePath
 from viqa.errors import InputError
 from viqa.index.loading import check_text, doc_id_from_name, document_from_bytes, title_of
 from viqa.index.store import validate_name
+from viqa.settings import Settings
 from viqa.types import Document
 
 
@@ -38,13 +39,17 @@ def with_metadata(doc: Document, date: str | None, tags: list[str]) -> Document:
     return replace(doc, date=date, tags=kept)
 
 
-def document_from_file(data: bytes, filename: str, doc_id: str | None = None, title: str | None = None) -> Document:
-    """A .txt/.md upload; the id defaults to a slug of the file name, the title to its first line."""
+def document_from_file(
+    data: bytes, filename: str, doc_id: str | None = None, title: str | None = None, settings: Settings | None = None
+) -> Document:
+    """An uploaded file (.txt, .md, .pdf, .docx, .html); the id defaults to a slug of the file name, the title to
+    the file's own, else its first line."""
     name = PurePath(filename.replace("\\", "/")).name or "upload.txt"
     return document_from_bytes(
         data, name, f"upload:{name}",
         doc_id=validate_name(doc_id, "document") if doc_id else None,
         title=title.strip() if title and title.strip() else None,
+        settings=settings,
     )
 
 

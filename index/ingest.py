@@ -1,8 +1,9 @@
 """The ingest pipeline: load → chunk → embed → FAISS + BM25 → a new generation, incrementally.
 
 Unchanged documents (same content hash) are skipped, changed ones replaced, and the embeddings of every
-untouched chunk are reused, so re-ingesting one file only embeds that file. An ingest is all or nothing: one
-refused document (no words, an id taken by another source) refuses the whole batch before anything is written.
+untouched chunk are reused, so re-ingesting one file only embeds that file. A refused document (no words, an id
+taken by another source) refuses the whole batch before anything is written, or, for a folder, is listed with
+its reason while the others are ingested.
 """
 
 from __future__ import annotations
@@ -71,31 +72,50 @@ def check_words(doc: Document) -> None:
         raise InputError(f"{source_name(doc)}: the text has no words in it (only punctuation, symbols or emoji)")
 
 
-def _check_batch(documents: list[Document]) -> None:
-    """InputError for a document without words, or two documents of the batch with one id (naming both)."""
+Problems = list[tuple[Document, str]]  # refused documents, each with the reason
+
+
+def _batch_problems(documents: list[Document]) -> Problems:
+    """The documents of the batch that cannot be stored: no words, or an id an earlier one has."""
+    problems: Problems = []
     first_of: dict[str, Document] = {}
     for doc in documents:
-        check_words(doc)
+        try:
+            check_words(doc)
+        except InputError as exc:
+            problems.append((doc, str(exc)))
+            continue
         first = first_of.setdefault(doc.doc_id, doc)
         if first is not doc:
-            raise InputError(f"{source_name(first)} and {source_name(doc)} map to the same document id "
-                             f"{doc.doc_id!r}; rename one of them")
+            problems.append((doc, f"{source_name(first)} and {source_name(doc)} map to the same document id "
+                                  f"{doc.doc_id!r}; rename one of them"))
+    return problems
 
 
 def _same_content(a: Document, b: Document) -> bool:
     return (a.sha256, a.date, a.tags) == (b.sha256, b.date, b.tags)
 
 
-def _refuse_taken_ids(collection: Collection, state: IndexState, documents: list[Document]) -> None:
-    """InputError for the first document whose id the collection holds from another source with other content."""
-    taken = [(doc, old) for doc in documents if (old := state.documents.get(doc.doc_id)) is not None
-             and not same_source(old.path, doc.path) and not _same_content(old, doc)]
-    if taken:
-        doc, old = taken[0]
-        more = f" ({len(taken) - 1} more ids are taken too)" if len(taken) > 1 else ""
-        raise InputError(f"{source_name(doc)} maps to document id {doc.doc_id!r}, which collection "
-                         f"{collection.name!r} already holds from {source_name(old)}; rename the file, or ask to "
-                         f"replace it (--replace){more}")
+def _taken_ids(collection: Collection, state: IndexState, documents: list[Document]) -> Problems:
+    """The documents whose id the collection holds from another source, with other content."""
+    return [
+        (doc, f"{source_name(doc)} maps to document id {doc.doc_id!r}, which collection {collection.name!r} "
+              f"already holds from {source_name(old)}; rename the file, or ask to replace it (--replace)")
+        for doc in documents
+        if (old := state.documents.get(doc.doc_id)) is not None
+        and not same_source(old.path, doc.path) and not _same_content(old, doc)
+    ]
+
+
+def _refused(problems: Problems, keep_going: bool, report: IngestReport, documents: list[Document]) -> list[Document]:
+    """``documents`` without the refused ones, which ``report.failed`` lists when ``keep_going``; else
+    InputError with the first reason."""
+    if problems and not keep_going:
+        more = f" ({len(problems) - 1} more documents are refused too)" if len(problems) > 1 else ""
+        raise InputError(problems[0][1] + more)
+    report.failed.update((source_name(doc), reason) for doc, reason in problems)
+    refused = {id(doc) for doc, _ in problems}
+    return [d for d in documents if id(d) not in refused]
 
 
 def _commit(collection: Collection, state: IndexState, embedder: Embedder, settings: Settings) -> None:
@@ -122,23 +142,26 @@ def _without(state: IndexState, doc_ids: set[str]) -> IndexState:
 
 def ingest_documents(
     collection: Collection, documents: list[Document], embedder: Embedder, settings: Settings, progress: bool = False,
-    *, replace: bool = False,
+    *, replace: bool = False, keep_going: bool = False,
 ) -> IngestReport:
     """Add or replace ``documents`` in ``collection`` and commit one new generation (if anything changed).
 
-    All or nothing: InputError, before anything is written, for a text without words, two documents with one
-    id, or an id the collection holds from another source (another file; an upload over a file) with other
-    content, unless ``replace``. A document is skipped when its content and the chunking settings are those it
-    was indexed with; when the chunking settings changed, every document is chunked and embedded again. A new
-    id whose content the collection (or an earlier document of the batch) already holds is not stored:
-    ``report.duplicates`` maps it to the id that holds it.
+    A document is refused for a text without words, an id an earlier document of the batch has, or an id the
+    collection holds from another source (another file; an upload over a file) with other content, unless
+    ``replace``. Then: InputError before anything is written, or with ``keep_going`` the others are stored and
+    ``report.failed`` says why each refused one was.
+
+    A document is skipped when its content and the chunking settings are those it was indexed with; when the
+    chunking settings changed, every document is chunked and embedded again. A new id whose content the
+    collection (or an earlier document of the batch) already holds is not stored: ``report.duplicates`` maps it
+    to the id that holds it.
     """
-    _check_batch(documents)
     report = IngestReport()
+    documents = _refused(_batch_problems(documents), keep_going, report, documents)
     with collection.writing():
         state = collection.read_state(embedder.id, embedder.dim)
         if not replace:
-            _refuse_taken_ids(collection, state, documents)
+            documents = _refused(_taken_ids(collection, state, documents), keep_going, report, documents)
         rechunk = collection.exists and collection.manifest().get("chunking") != chunking_of(settings)
         given = {d.doc_id for d in documents}
         todo = [d for d in state.documents.values() if d.doc_id not in given] if rechunk else []
@@ -184,11 +207,27 @@ def ingest_paths(
     collection: Collection, paths: list[Path], embedder: Embedder, settings: Settings, progress: bool = False,
     *, replace: bool = False,
 ) -> IngestReport:
-    """Load every file first (so one bad file changes nothing), then ingest them together (``ingest_documents``;
-    ``replace`` lets a file take an id the collection holds from another source)."""
-    max_bytes = int(settings.max_file_mb * 2**20)
-    documents = [load_document(p, max_bytes) for p in expand_paths(paths)]
-    return ingest_documents(collection, documents, embedder, settings, progress, replace=replace)
+    """Ingest files and folders (``ingest_documents``; ``replace`` lets a file take an id the collection holds
+    from another source). Each file that cannot be read or stored is listed in ``report.failed`` with its
+    reason and the others are ingested; a single file given alone raises InputError instead."""
+    files = expand_paths(paths)
+    report = IngestReport()
+    documents = []
+    for path in files:
+        try:
+            documents.append(load_document(path, settings))
+        except InputError as exc:
+            report.failed[str(path.resolve())] = str(exc)
+    alone = len(paths) == 1 and len(files) == 1 and not paths[0].is_dir()
+    if alone and report.failed:
+        raise InputError(next(iter(report.failed.values())))
+    if documents:
+        stored = ingest_documents(collection, documents, embedder, settings, progress, replace=replace,
+                                  keep_going=not alone)
+        stored.failed = {**report.failed, **stored.failed}
+        return stored
+    report.chunks = collection.manifest()["chunks"] if collection.exists else 0
+    return report
 
 
 def delete_documents(

@@ -1,4 +1,5 @@
-"""Read user files into ``Document``s, refusing what is not text with a message that says why."""
+"""Read user files (.txt, .md, .pdf, .docx, .html) into ``Document``s, refusing what cannot be read with a message
+that says why."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import unicodedata
 from pathlib import Path
 
 from viqa.errors import InputError
+from viqa.index.formats import Extracted
+from viqa.settings import Settings, get_settings
 from viqa.types import Document
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
-_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
 
 
 def doc_id_from_name(name: str) -> str:
@@ -20,23 +22,6 @@ def doc_id_from_name(name: str) -> str:
     ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_stem.lower()).strip("-")
     return slug[:64] or hashlib.sha1(name.encode()).hexdigest()[:12]
-
-
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (or BOM-marked UTF-16) text; anything else is refused with a guess of what it is."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding)
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{name}: looks like a binary file, not text")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data[:65536]).best()
-        guess = f" (looks like {best.encoding})" if best is not None else ""
-        raise InputError(f"{name}: not UTF-8 text{guess}; convert it first, e.g. iconv -t UTF-8") from None
 
 
 def title_of(text: str, fallback: str) -> str:
@@ -59,48 +44,86 @@ def check_text(text: str, name: str) -> str:
     return text
 
 
+def extract(data: bytes, name: str, settings: Settings) -> Extracted:
+    """The canonical text of a file by its suffix (.txt/.md, .pdf, .docx, .html/.htm); InputError, naming the
+    file, for an unsupported type or a file its format's reader refuses."""
+    suffix = Path(name).suffix.lower()
+    if suffix == ".pdf":
+        from viqa.index.formats.pdf import extract_pdf
+
+        return extract_pdf(data, name, max_pages=settings.max_pages, ocr_language=settings.ocr_language)
+    if suffix == ".docx":
+        from viqa.index.formats.docx import extract_docx
+
+        return extract_docx(data, name, max_unpacked_bytes=int(settings.max_unpacked_mb * 2**20))
+    if suffix in (".html", ".htm"):
+        from viqa.index.formats.html import extract_html
+
+        return extract_html(data, name)
+    if suffix in (".txt", ".md"):
+        from viqa.index.formats.text import extract_text
+
+        return extract_text(data, name)
+    raise InputError(f"{name}: unsupported file type {suffix or '(none)'!r} "
+                     f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
+
+
 def document_from_bytes(
-    data: bytes, name: str, path: str, doc_id: str | None = None, title: str | None = None
+    data: bytes, name: str, path: str, doc_id: str | None = None, title: str | None = None,
+    settings: Settings | None = None,
 ) -> Document:
-    """A .txt/.md file's bytes as a Document; id defaults to a slug of ``name``, title to the first line."""
-    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise InputError(f"{name}: unsupported file type {Path(name).suffix!r} "
-                         f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
-    text = check_text(decode_text(data, name), name)
+    """A file's bytes as a Document: id defaults to a slug of ``name``; title to the file's own (a PDF's or
+    DOCX's properties, an HTML ``<title>``), else its first line. A PDF carries its bytes, for its page images."""
+    extracted = extract(data, name, settings or get_settings())
+    text = check_text(extracted.text, name)
     return Document(
         doc_id=doc_id or doc_id_from_name(name),
-        title=title or title_of(text, Path(name).stem),
+        title=title or extracted.title or title_of(text, Path(name).stem),
         path=path,
         text=text,
         sha256=hashlib.sha256(data).hexdigest(),
+        pages=extracted.pages,
+        format=extracted.format,
+        source=data if extracted.format == "pdf" else None,
     )
 
 
-def load_document(path: Path, max_bytes: int) -> Document:
-    """One file as a Document; InputError for unsupported, empty, binary, non-UTF-8 or oversized files."""
+def load_document(path: Path, settings: Settings | None = None) -> Document:
+    """One file as a Document; InputError, naming the file, for an unsupported, empty, binary, undecodable,
+    damaged or oversized file."""
+    settings = settings or get_settings()
+    max_bytes = int(settings.max_file_mb * 2**20)
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise InputError(f"{path}: unsupported file type {path.suffix!r} (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+        raise InputError(f"{path}: unsupported file type {path.suffix or '(none)'!r} "
+                         f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise InputError(f"{path}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit per file")
+            raise InputError(f"{path}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit per file "
+                             "(VIQA_MAX_FILE_MB)")
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     # the resolved path is the document's source: two spellings of one file are the same source (see ingest)
-    return document_from_bytes(data, str(path), str(path.resolve()), doc_id=doc_id_from_name(path.name))
+    return document_from_bytes(data, str(path), str(path.resolve()), doc_id=doc_id_from_name(path.name),
+                               settings=settings)
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files as given, and the supported files inside folders (recursively, sorted)."""
+    """Files as given, and every file inside folders (recursively, sorted; hidden files and folders left out).
+    Unsupported files are kept, so that an ingest lists each with its reason instead of skipping it silently."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            files += sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
         elif path.is_file():
             files.append(path)
         else:
             raise InputError(f"{path}: no such file or folder")
     if not files:
-        raise InputError("no .txt or .md files found in " + ", ".join(map(str, paths)))
+        raise InputError("no files found in " + ", ".join(map(str, paths)))
     return files

@@ -47,7 +47,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _GENERATION = re.compile(r"^gen-(\d+)$")
 
 _SCHEMA = """
-CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, path TEXT, sha256 TEXT, text TEXT, date TEXT, tags TEXT);
+CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, path TEXT, sha256 TEXT, text TEXT, date TEXT, tags TEXT,
+                        pages TEXT, format TEXT);
+CREATE TABLE sources (sha256 TEXT PRIMARY KEY, data BLOB);
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEXT, clean TEXT, clean_start BLOB, clean_end BLOB,
     char_start INTEGER, char_end INTEGER, heading_path TEXT, kind TEXT, footnotes TEXT, cited_by TEXT,
@@ -193,15 +195,28 @@ def _fsync_tree(folder: Path) -> None:
     IO.fsync_dir(folder)
 
 
-def write_meta(path: Path, state: IndexState) -> None:
+def write_meta(path: Path, state: IndexState, previous: Path | None = None) -> None:
+    """Write ``state``'s documents and chunks; the source files of paged documents come from the documents
+    that carry them, else from the ``previous`` generation's meta.sqlite."""
     con = sqlite3.connect(path)
     try:
         con.executescript(_SCHEMA)
         con.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(d.doc_id, d.title, d.path, d.sha256, d.text, d.date, json.dumps(list(d.tags), ensure_ascii=False))
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(d.doc_id, d.title, d.path, d.sha256, d.text, d.date, json.dumps(list(d.tags), ensure_ascii=False),
+              json.dumps(list(d.pages)), d.format)
              for d in state.documents.values()],
         )
+        carried = {d.sha256: d.source for d in state.documents.values() if d.source is not None}
+        con.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?)", carried.items())
+        wanted = {d.sha256 for d in state.documents.values() if d.format == "pdf"} - carried.keys()
+        if wanted and previous is not None and previous.is_file():
+            con.execute("ATTACH DATABASE ? AS previous", (str(previous),))
+            if con.execute("SELECT 1 FROM previous.sqlite_master WHERE name = 'sources'").fetchone():
+                con.executemany("INSERT OR IGNORE INTO sources SELECT sha256, data FROM previous.sources"
+                                " WHERE sha256 = ?", [(sha,) for sha in wanted])
+            con.commit()
+            con.execute("DETACH DATABASE previous")
         con.executemany(
             "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -225,8 +240,10 @@ def read_meta(path: Path) -> tuple[dict[str, Document], list[Chunk], list[list[s
     try:
         columns = {row[1] for row in con.execute("PRAGMA table_info(documents)")}
         meta = "date, tags" if "date" in columns else "NULL, '[]'"  # generations written before filters had none
+        meta += ", pages, format" if "pages" in columns else ", '[]', 'text'"  # ... and before formats
         documents = {
-            row[0]: Document(*row[:5], date=row[5], tags=tuple(json.loads(row[6])))
+            row[0]: Document(*row[:5], date=row[5], tags=tuple(json.loads(row[6])), pages=tuple(json.loads(row[7])),
+                             format=row[8])
             for row in con.execute(f"SELECT doc_id, title, path, text, sha256, {meta} FROM documents")
         }
         chunks, tokens = [], []
@@ -379,6 +396,21 @@ class Collection:
             vectors = np.load(folder / "vectors.npy", allow_pickle=False)
         return IndexState(documents, chunks, vectors, tokens)
 
+    def source(self, doc_id: str) -> bytes | None:
+        """The source file of a paged document in the live generation (a PDF), None when it keeps none;
+        NotFoundError when the collection has no such document."""
+        with self.reading() as folder:
+            con = sqlite3.connect(f"file:{folder / 'meta.sqlite'}?mode=ro", uri=True)
+            try:
+                row = con.execute("SELECT sha256 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+                if row is None:
+                    raise NotFoundError(f"no document {doc_id!r} in collection {self.name!r}")
+                has_sources = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'sources'").fetchone()
+                data = con.execute("SELECT data FROM sources WHERE sha256 = ?", row).fetchone() if has_sources else None
+            finally:
+                con.close()
+        return None if data is None else bytes(data[0])
+
     def _next_number(self) -> int:
         """A generation number above every one on disk (time-based, so the names sort by age)."""
         taken = [int(m.group(1)) for p in self.path.glob("gen-*") if (m := _GENERATION.match(p.name))]
@@ -399,7 +431,8 @@ class Collection:
         previous = self._live_name()
         try:
             IO.mkdir(tmp)
-            IO.write(tmp / "meta.sqlite", lambda p: write_meta(p, state))
+            before = None if previous is None else self.path / previous / "meta.sqlite"
+            IO.write(tmp / "meta.sqlite", lambda p: write_meta(p, state, before))
             IO.write(tmp / "vectors.npy", lambda p: np.save(p, state.vectors, allow_pickle=False))
             IO.write(tmp / "dense.faiss", lambda p: faiss.write_index(faiss_index, str(p)))
             if bm25 is not None:

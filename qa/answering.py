@@ -123,4 +123,5 @@ def citation_for(chunk: Chunk, doc: Document, start: int, end: int) -> Citation:
         quote=doc.text[quote_start:quote_end],
         quote_start=quote_start,
         quote_end=quote_end,
+        page=doc.page_of(char_start),
     )

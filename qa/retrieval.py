@@ -112,6 +112,10 @@ class Retriever:
     def chunks(self) -> list[Chunk]:
         return self.load()._loaded.chunks
 
+    def passage_counts(self) -> dict[str, int]:
+        """How many passages each document has in the index, by id."""
+        return {doc_id: len(rows) for doc_id, rows in self.load()._loaded.rows_of.items()}
+
     def _dense(self, loaded: _Loaded, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
         vector = self.embedder.encode_queries([query])
         index = loaded.faiss_index

@@ -87,7 +87,7 @@ class FakePipeline:
         self.filters: list[Filter | None] = []
         self.loaded = False
 
-    def load(self) -> FakePipeline:
+    def load(self, collection: str | None = None) -> FakePipeline:
         self.loaded = True
         return self
 
@@ -99,7 +99,9 @@ class FakePipeline:
 
     def retriever(self, collection: str | None = None) -> SimpleNamespace:
         name = collection or self.settings.default_collection
-        return SimpleNamespace(documents=self._documents(name), collection=SimpleNamespace(name=name))
+        docs = self._documents(name)
+        return SimpleNamespace(documents=docs, collection=SimpleNamespace(name=name),
+                               passage_counts=lambda: {doc_id: 1 for doc_id in docs})
 
     def _ranked(self, query: str, collection: str | None, where: Filter | None = None
                 ) -> list[tuple[int, Document, int, int]]:

@@ -30,7 +30,7 @@ def _assert_one_line_error(code: int, out: str, err: str, fragment: str) -> None
     [
         ("empty.txt", b"", "empty"),
         ("binary.txt", bytes(range(256)) * 40, "binary"),
-        ("latin.txt", "Báo cáo tháng mười một".encode("cp1258", errors="replace"), "not UTF-8"),
+        ("cut.pdf", b"%PDF-1.4 cut short", "cut.pdf"),
     ],
 )
 def test_ingest_refuses_bad_files_and_leaves_the_index_unchanged(
@@ -49,10 +49,18 @@ def test_ingest_refuses_a_50_mb_file_stating_the_limit(settings, tmp_path: Path)
     _assert_one_line_error(*_run("ingest", str(big)), "MB limit")
 
 
-def test_one_bad_file_among_good_ones_changes_nothing(settings, sample_copy: Path) -> None:
+def test_one_bad_file_in_a_folder_is_listed_and_the_others_are_ingested(
+    settings, fake_embedder, sample_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from viqa.models.embedder import Embedder
+
+    monkeypatch.setattr(Embedder, "from_settings", staticmethod(lambda _settings: fake_embedder))
     (sample_copy.parent / "empty.md").write_bytes(b"")
-    _assert_one_line_error(*_run("ingest", str(sample_copy.parent), "-c", "c2"), "empty")
-    assert not Collection(settings.collections_dir, "c2").exists
+    (sample_copy.parent / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    code, out, err = _run("ingest", str(sample_copy.parent), "-c", "c2")
+    assert code == 2 and "1 added" in out and "2 files skipped" in out
+    assert err.count("\n") == 2 and "empty.md: the file is empty" in err and "photo.jpg: unsupported file type" in err
+    assert Collection(settings.collections_dir, "c2").manifest()["documents"] == 1
 
 
 def test_search_in_an_unknown_collection_says_how_to_create_it(settings) -> None:
@@ -135,3 +143,47 @@ def test_ask_with_a_question_over_the_token_budget_is_one_line_naming_the_limit(
     code, out, err = _run("ask", question)
     _assert_one_line_error(code, out, err, f"over {settings.max_question_tokens} tokens")
     assert code == 2
+
+
+def test_version_prints_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    code, out, _ = _run("--version")
+    assert code == 0 and out == f"viqa {version('viqa')}\n"
+
+
+def test_collections_lists_each_with_its_counts_and_delete_removes_a_document(
+    settings, fake_embedder, sample_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from viqa.models.embedder import Embedder
+
+    monkeypatch.setattr(Embedder, "from_settings", staticmethod(lambda _settings: fake_embedder))
+    (sample_copy.parent / "gia-xang.txt").write_text("Giá xăng\n\nGiá xăng tháng 11 là 23 nghìn đồng.\n")
+    ingest_paths(Collection(settings.collections_dir, "bao-cao"), [sample_copy.parent], fake_embedder, settings)
+    code, out, _ = _run("collections")
+    assert code == 0 and out.startswith("bao-cao  2 documents, ")
+    code, out, _ = _run("delete", "gia-xang", "-c", "bao-cao")
+    assert code == 0 and "1 deleted" in out
+    assert Collection(settings.collections_dir, "bao-cao").manifest()["documents"] == 1
+    _assert_one_line_error(*_run("delete", "gia-xang", "-c", "bao-cao"), "no document 'gia-xang'")
+
+
+def test_chat_loads_once_and_keeps_the_follow_up_context(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes import FakePipeline
+    from viqa.qa import pipeline as pipeline_module
+    from viqa.types import Document
+
+    text = "Kim ngạch xuất khẩu tháng 11 đạt 280 triệu USD. Kim ngạch nhập khẩu tháng 11 đạt 160 triệu USD."
+    doc = Document("bc", "Báo cáo", "upload:bc", text, "0" * 64)
+    made: list[FakePipeline] = []
+
+    def fake(s):
+        made.append(FakePipeline(s, {"default": {"bc": doc}}))
+        return made[-1]
+
+    monkeypatch.setattr(pipeline_module, "Pipeline", fake)
+    questions = "Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?\nCòn nhập khẩu thì sao?\n/exit\n"
+    result = runner.invoke(app, ["chat"], input=questions)
+    assert result.exit_code == 0, result.output
+    answers = [line.removeprefix("? ") for line in result.stdout.splitlines() if "confidence" in line]
+    assert [a.split("   ")[0] for a in answers] == ["280 triệu USD", "160 triệu USD"] and len(made) == 1

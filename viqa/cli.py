@@ -1,4 +1,5 @@
-"""The ``viqa`` command line: ingest, search, ask, eval, serve. Errors print one line and exit non-zero."""
+"""The ``viqa`` command line: ingest, search, ask, chat, collections, delete, eval, serve. Errors print one line and
+exit non-zero."""
 
 from __future__ import annotations
 
@@ -65,15 +66,49 @@ def _embedder():
     return Embedder.from_settings(s)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"viqa {version('viqa')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Question answering over Vietnamese documents, with exact citations."""
+
+
+class _AnnounceBuilds(logging.Handler):
+    """Each one-off model build step, as one line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"viqa: building models (first run, about a minute): {record.getMessage()}", err=True)
+
+
+def announce_model_builds() -> None:
+    """Say on stderr when the models are being built, step by step (the first run takes about a minute)."""
+    logger = logging.getLogger("viqa.models.build")
+    if not any(isinstance(h, _AnnounceBuilds) for h in logger.handlers):
+        logger.addHandler(_AnnounceBuilds())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 @app.command()
 @user_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt, .md; UTF-8).")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt, .md, .pdf, .docx, .html).")],
     collection: CollectionOpt = None,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Let these files take the ids of other files already in the collection.")] = False,
 ) -> None:
-    """Add or update documents in a collection (unchanged files are skipped, identical content is stored once)."""
+    """Add or update documents in a collection (unchanged files are skipped, identical content is stored once).
+    A file that cannot be read is listed on stderr with its reason, the others are ingested, and the exit code
+    is 2."""
     from viqa.index.ingest import ingest_paths
 
     coll = _collection(collection)
@@ -81,6 +116,46 @@ def ingest(
     report = ingest_paths(coll, paths, _embedder(), get_settings(), progress=sys.stderr.isatty(), replace=replace)
     seconds = time.perf_counter() - started
     typer.echo(f"{coll.name}: {report.summary()} ({seconds:.1f} s)")
+    for reason in report.failed.values():
+        typer.echo(f"viqa: skipped {reason}", err=True)
+    if report.failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+@user_errors
+def collections(as_json: JsonOpt = False) -> None:
+    """List the collections, with their documents and passages."""
+    from viqa.index.store import Collection, list_collections
+
+    settings = get_settings()
+    rows = []
+    for name in list_collections(settings.collections_dir):
+        manifest = Collection(settings.collections_dir, name).manifest()
+        rows.append({"name": name, "documents": manifest["documents"], "passages": manifest["chunks"],
+                     "default": name == settings.default_collection})
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("no collections yet: viqa ingest PATH")
+    for row in rows:
+        mark = "  (default)" if row["default"] else ""
+        typer.echo(f"{row['name']}  {row['documents']} documents, {row['passages']} passages{mark}")
+
+
+@app.command()
+@user_errors
+def delete(
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids (see `viqa search` or the web page).")],
+    collection: CollectionOpt = None,
+) -> None:
+    """Remove documents from a collection."""
+    from viqa.index.ingest import delete_documents
+
+    coll = _collection(collection)
+    report = delete_documents(coll, doc_ids, _embedder(), get_settings())
+    typer.echo(f"{coll.name}: {report.summary()}")
 
 
 @app.command()
@@ -124,12 +199,60 @@ def ask(
     if as_json:
         typer.echo(out.model_dump_json(indent=2))
         return
+    _print_answer(out)
+
+
+def _print_answer(out) -> None:
     if out.answer is None:
         typer.echo(f"{out.message} (confidence {out.confidence:.2f})")
         return
     typer.echo(f"{out.answer}   (confidence {out.confidence:.2f})")
     for c in out.citations:
-        typer.echo(f"  [{c.doc_id} {c.char_start}:{c.char_end}] {c.quote}")
+        page = f" trang {c.page}" if c.page is not None else ""
+        typer.echo(f"  [{c.doc_id}{page} {c.char_start}:{c.char_end}] {c.quote}")
+
+
+CHAT_HELP = "Ask in Vietnamese; follow-ups use the earlier questions. /new starts over, /exit (or Ctrl-D) ends."
+
+
+@app.command()
+@user_errors
+def chat(
+    collection: CollectionOpt = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to read.")] = None,
+) -> None:
+    """An interactive session: the models load once, and follow-ups ("Còn nhập khẩu thì sao?") keep context."""
+    from viqa.api.schemas import AskOut
+    from viqa.errors import InputError
+    from viqa.qa.followup import resolve_followup
+    from viqa.qa.pipeline import Pipeline
+
+    pipeline = Pipeline(get_settings()).load(collection)
+    typer.echo(CHAT_HELP, err=True)
+    history: list[str] = []
+    while True:
+        try:
+            question = input("? ").strip()
+        except EOFError:
+            typer.echo("", err=True)
+            return
+        if question in ("/exit", "/quit"):
+            return
+        if question == "/new":
+            history = []
+            continue
+        if not question:
+            continue
+        resolved = resolve_followup(history, question)
+        try:
+            answer = pipeline.answer(resolved, collection, top_k)
+        except InputError as exc:
+            typer.echo(f"viqa: {exc}", err=True)
+            continue
+        if resolved != question:
+            typer.echo(f"({resolved})")
+        _print_answer(AskOut.from_answer(answer))
+        history.append(question)
 
 
 @app.command("eval")
@@ -186,6 +309,7 @@ def serve(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    announce_model_builds()
     quiet_libraries()
     quiet_model_loading()
     app()

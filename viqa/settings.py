@@ -34,6 +34,10 @@ class Settings(BaseSettings):
 
     # ingest limits
     max_file_mb: float = Field(default=20.0, gt=0, description="Files larger than this are refused.")
+    max_pages: int = Field(default=400, gt=0, description="PDFs with more pages than this are refused.")
+    max_unpacked_mb: float = Field(default=200.0, gt=0,
+                                   description="A DOCX whose parts unpack to more than this is refused (zip bombs).")
+    ocr_language: str = Field(default="vie", description="Tesseract language for PDFs without a text layer.")
 
     # the service's indexing jobs (uploads and deletes), journaled under <home>/jobs
     ingest_worker: Literal["process", "thread"] = Field(

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from pydantic import ConfigDict
@@ -15,8 +16,10 @@ NOT_FOUND = "Không tìm thấy câu trả lời trong tài liệu."
 
 @dataclass(frozen=True)
 class Document:
-    """A source file as ingested: ``text`` is the decoded original; every offset in viqa points into it.
-    ``date`` (ISO, "2023-11-30") and ``tags`` are what the user gave at upload, for filters."""
+    """A source file as ingested: ``text`` is its canonical text (a .txt decoded, a PDF's extracted text); every
+    offset in viqa points into it. ``date`` (ISO, "2023-11-30") and ``tags`` are what the user gave at upload, for
+    filters. ``pages[i]`` is where page ``i + 1`` starts in ``text`` (paged formats only). ``source`` is the file's
+    bytes, carried to the index for formats whose pages viqa can show (PDF); None once read back from an index."""
 
     doc_id: str
     title: str
@@ -25,6 +28,13 @@ class Document:
     sha256: str
     date: str | None = None
     tags: tuple[str, ...] = ()
+    pages: tuple[int, ...] = ()
+    format: str = "text"
+    source: bytes | None = field(default=None, repr=False, compare=False)
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page that character ``offset`` of ``text`` is on (None for sources without pages)."""
+        return bisect_right(self.pages, offset) if self.pages else None
 
 
 @dataclass(frozen=True)
@@ -107,13 +117,14 @@ CITATION_EXAMPLE = {
     "quote": "Kim ngạch xuất khẩu tháng 11 ước đạt 45,6 triệu USD.",
     "quote_start": 10385,
     "quote_end": 10437,
+    "page": None,
 }
 
 
 @pydantic_dataclass(frozen=True, config=ConfigDict(json_schema_extra={"examples": [CITATION_EXAMPLE]}))
 class Citation:
     """Where the answer stands: ``document.text[char_start:char_end]`` is the answer, inside its sentence
-    ``quote == document.text[quote_start:quote_end]``."""
+    ``quote == document.text[quote_start:quote_end]``; ``page`` is the answer's 1-based page in a paged source."""
 
     doc_id: str
     title: str
@@ -123,6 +134,7 @@ class Citation:
     quote: str
     quote_start: int
     quote_end: int
+    page: int | None = None
 
 
 @pydantic_dataclass(frozen=True)
@@ -159,7 +171,8 @@ class Search:
 @pydantic_dataclass
 class IngestReport:
     """What an ingest or delete did, by document id; ``chunks`` is the collection's passage count after it.
-    ``duplicates`` maps a document not stored, because its content is already there, to the id that holds it."""
+    ``duplicates`` maps a document not stored, because its content is already there, to the id that holds it;
+    ``failed`` maps each file (or upload) that was refused to the reason."""
 
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
@@ -167,6 +180,7 @@ class IngestReport:
     deleted: list[str] = field(default_factory=list)
     chunks: int = 0
     duplicates: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -174,10 +188,12 @@ class IngestReport:
 
     def summary(self) -> str:
         """One line for people: "1 added, 0 replaced, 0 unchanged, 0 deleted; 42 passages" (and, when some
-        were, "; 1 duplicate not stored (copy = a)")."""
+        were, "; 1 duplicate not stored (copy = a)", "; 2 files skipped")."""
         line = (f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.skipped)} unchanged, "
                 f"{len(self.deleted)} deleted; {self.chunks} passages")
         if self.duplicates:
             pairs = ", ".join(f"{new} = {old}" for new, old in self.duplicates.items())
             line += f"; {len(self.duplicates)} duplicate{'s' if len(self.duplicates) > 1 else ''} not stored ({pairs})"
+        if self.failed:
+            line += f"; {len(self.failed)} file{'s' if len(self.failed) > 1 else ''} skipped"
         return line

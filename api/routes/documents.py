@@ -34,6 +34,7 @@ from viqa.api.uploads import document_from_file, document_from_json, with_metada
 from viqa.errors import InputError, NotFoundError
 from viqa.index.ingest import check_words
 from viqa.index.store import Collection, list_collections, validate_name
+from viqa.settings import Settings
 from viqa.types import Document
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=ERROR_RESPONSES)
@@ -46,7 +47,8 @@ DocId = Annotated[str, Path(pattern=NAME_PATTERN, max_length=NAME_MAX_CHARS,
 _MULTIPART_SCHEMA = {
     "type": "object",
     "properties": {
-        "file": {"type": "string", "format": "binary", "description": "A .txt or .md file (UTF-8); repeat for more."},
+        "file": {"type": "string", "format": "binary",
+                 "description": "A .txt, .md, .pdf, .docx or .html file; repeat for more."},
         "doc_id": {"type": "string", "pattern": NAME_PATTERN, "maxLength": NAME_MAX_CHARS},
         "title": {"type": "string", "maxLength": 200},
         "date": {"type": "string", "format": "date", "description": "The document's date, for filters."},
@@ -80,10 +82,13 @@ def collections(settings: SettingsDep, _: ReadAuth) -> CollectionList:
 def list_documents(name: CollectionName, pipeline: PipelineDep, _: ReadAuth) -> DocumentList:
     """The documents of a collection, by id."""
     docs = pipeline.documents(validate_name(name))
+    passages = pipeline.passage_counts(name)
     return DocumentList(
         collection=name,
         documents=[DocumentSummary(doc_id=d.doc_id, title=d.title, chars=len(d.text), sha256=d.sha256, date=d.date,
-                                   tags=list(d.tags)) for d in sorted(docs.values(), key=lambda d: d.doc_id)],
+                                   tags=list(d.tags), format=d.format, pages=len(d.pages) or None,
+                                   passages=passages.get(d.doc_id, 0))
+                   for d in sorted(docs.values(), key=lambda d: d.doc_id)],
     )
 
 
@@ -103,7 +108,41 @@ def get_document(
     if lo > hi:
         raise InputError(f"start ({lo}) is after end ({hi}); the document has {len(doc.text)} characters")
     return DocumentOut(doc_id=doc.doc_id, title=doc.title, sha256=doc.sha256, chars=len(doc.text),
-                       start=lo, end=hi, text=doc.text[lo:hi])
+                       start=lo, end=hi, text=doc.text[lo:hi], format=doc.format, page_starts=list(doc.pages))
+
+
+@router.get(
+    "/collections/{name}/documents/{doc_id}/pages/{page}.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The page, the span highlighted."}},
+)
+def page_image(
+    name: CollectionName,
+    doc_id: DocId,
+    page: Annotated[int, Path(ge=1, le=100_000, description="1-based page number.")],
+    pipeline: PipelineDep,
+    settings: SettingsDep,
+    _: ReadAuth,
+    start: Annotated[int | None, Query(ge=0, description="Highlight from this character of the text.")] = None,
+    end: Annotated[int | None, Query(ge=0, description="... to this one, exclusive.")] = None,
+    width: Annotated[int, Query(ge=100, le=2000, description="Image width in pixels.")] = 1000,
+) -> Response:
+    """A PDF page as a PNG, with ``text[start:end]`` highlighted (a citation's ``char_start``/``char_end``)."""
+    from viqa.index.formats.pdf import page_image as render
+
+    doc = _document(pipeline.documents(validate_name(name)), name, validate_name(doc_id, "document"))
+    if doc.format != "pdf":
+        raise NotFoundError(f"document {doc_id!r} is not a PDF: it has no page images")
+    if page > len(doc.pages):
+        raise NotFoundError(f"document {doc_id!r} has {len(doc.pages)} pages, not {page}")
+    if (start is None) != (end is None) or (start is not None and end is not None and start > end):
+        raise InputError("give both start and end, with start <= end")
+    source = Collection(settings.collections_dir, name).source(doc.doc_id)
+    if source is None:
+        raise NotFoundError(f"document {doc_id!r}: its PDF is not kept in this index; upload it again")
+    spans = [] if start is None or end is None else [(start, end)]
+    png = render(source, page, spans, width=width, ocr_language=settings.ocr_language)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 def _document(docs: dict[str, Document], collection: str, doc_id: str) -> Document:
@@ -112,7 +151,7 @@ def _document(docs: dict[str, Document], collection: str, doc_id: str) -> Docume
     return docs[doc_id]
 
 
-async def _uploaded_documents(request: Request) -> tuple[list[Document], bool]:
+async def _uploaded_documents(request: Request, settings: Settings) -> tuple[list[Document], bool]:
     """The documents of a multipart (``file`` parts) or JSON (DocumentUpload) request body, and whether they may
     take the ids of other sources (``replace``)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -128,8 +167,12 @@ async def _uploaded_documents(request: Request) -> tuple[list[Document], bool]:
             title = title if isinstance(title, str) else None
             date = date if isinstance(date, str) and date.strip() else None
             tag_list = tags.split(",") if isinstance(tags, str) else []
-            docs = [with_metadata(document_from_file(await f.read(), f.filename or "upload.txt", doc_id, title),
-                                  date, tag_list) for f in files]
+            docs = []
+            for f in files:  # a PDF or DOCX takes a while to read: off the event loop
+                data = await f.read()
+                doc = await run_in_threadpool(document_from_file, data, f.filename or "upload.txt", doc_id, title,
+                                             settings)
+                docs.append(with_metadata(doc, date, tag_list))
             return docs, isinstance(replace, str) and replace.strip().lower() in ("1", "true", "yes", "on")
     if content_type == "application/json":
         try:  # parsing first: pydantic's ValidationError is a ValueError too, and names the bad field
@@ -160,10 +203,10 @@ async def upload_documents(
     """Queue the indexing of uploaded documents (same upload again: skipped or replaced; another source's id:
     refused unless ``replace``; the same content under another id: stored once). Poll the job."""
     collection = Collection(settings.collections_dir, name)
-    documents, replace = await _uploaded_documents(request)
+    documents, replace = await _uploaded_documents(request, settings)
     limit = int(settings.max_file_mb * 2**20)
     for doc in documents:
-        size = len(doc.text.encode("utf-8"))
+        size = len(doc.source) if doc.source is not None else len(doc.text.encode("utf-8"))
         if size > limit:
             raise ApiError(413, "payload_too_large", f"{doc.doc_id}: {size} bytes is over the {limit} byte limit")
         check_words(doc)  # at once, not as a failed job

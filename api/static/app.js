@@ -14,15 +14,27 @@ function apiHeaders(json) {
   return headers;
 }
 
+// JSON from the API; a failure throws an Error with the server's message and the HTTP `status`.
+// A string body is sent as JSON; FormData (uploads) carries its own multipart Content-Type.
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: apiHeaders(options.body !== undefined) });
+  const response = await fetch(path, { ...options, headers: apiHeaders(typeof options.body === "string") });
   let body = null;
   try { body = await response.json(); } catch (_) { body = null; }
   if (!response.ok) {
-    const message = body && body.error ? body.error.message : `Lỗi ${response.status}`;
-    throw new Error(message);
+    const error = new Error(body && body.error ? body.error.message : `Lỗi ${response.status}`);
+    error.status = response.status;
+    throw error;
   }
   return body;
+}
+
+const collectionPath = (name) => `/v1/collections/${encodeURIComponent(name)}`;
+const documentPath = (collection, docId) => `${collectionPath(collection)}/documents/${encodeURIComponent(docId)}`;
+
+// The collection the page works in: the select is the one source of truth (asking, uploads, the list).
+function currentCollection() {
+  const select = $("collection");
+  return select.value || select.dataset.default || "default";
 }
 
 function el(tag, className, text) {
@@ -85,9 +97,38 @@ function linkedSpan() {
   return { collection: params.get("c"), docId: params.get("d"), start: Number(m[1]), end: Number(m[2]) };
 }
 
+// The image of a citation's page with the answer drawn on it (PDF sources), or null without a page. An <img>
+// cannot send the API key: with one set, the image is fetched with it and shown as a data: URL (the CSP allows
+// data: images, not blob:). Hidden if it fails to load.
+function pageImage(citation, collection, img) {
+  if (!Number.isInteger(citation.page)) return null;
+  img.hidden = false;
+  img.alt = `Trang ${citation.page} của «${citationTitle(citation, collection)}», câu trả lời được tô sáng`;
+  img.loading = "lazy";
+  img.onerror = () => { img.hidden = true; };
+  const url = `${documentPath(collection, citation.doc_id)}/pages/${citation.page}.png`
+    + `?start=${citation.char_start}&end=${citation.char_end}`;
+  if (!$("api-key").value.trim()) {
+    img.src = url;
+    return img;
+  }
+  fetch(url, { headers: apiHeaders(false) })
+    .then((r) => { if (!r.ok) throw new Error(`Lỗi ${r.status}`); return r.blob(); })
+    .then((blob) => new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(reader.result);
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(blob);
+    }))
+    .then((dataUrl) => { img.src = dataUrl; }, () => { img.hidden = true; });
+  return img;
+}
+
 function citationItem(citation, collection) {
   const li = el("li", "cited");
   li.appendChild(citationButton(citation, collection));
+  const thumb = pageImage(citation, collection, el("img", "page-thumb"));
+  if (thumb) li.appendChild(thumb);
   const link = el("a", "permalink", "Liên kết");
   link.href = citationLink(collection, citation.doc_id, citation.char_start, citation.char_end);
   link.title = "Liên kết tới đoạn được trích";
@@ -99,7 +140,8 @@ function citationButton(citation, collection) {
   const button = el("button", "citation");
   button.type = "button";
   button.title = "Mở đoạn văn trong tài liệu";
-  button.appendChild(el("span", "source", `${citation.title} — ${citation.doc_id}`));
+  const page = Number.isInteger(citation.page) ? ` · trang ${citation.page}` : "";
+  button.appendChild(el("span", "source", `${citationTitle(citation, collection)} — ${citation.doc_id}${page}`));
   const quote = el("span", "quote");
   const start = citation.char_start - citation.quote_start;
   const end = citation.char_end - citation.quote_start;
@@ -148,14 +190,15 @@ function addAnswer(result, question, collection) {
 async function showInPanel(collection, docId, shown, marks) {
   const text = $("passage-text");
   $("passage-panel").hidden = false;
+  if (!shown.page) $("passage-page").hidden = true;
   $("passage-title").textContent = shown.title;
   $("passage-meta").textContent = "Đang tải…";
   text.replaceChildren();
   const from = Math.max(0, shown.start - CONTEXT_CHARS);
-  const path = `/v1/collections/${encodeURIComponent(collection)}/documents/${encodeURIComponent(docId)}`;
-  const doc = await api(`${path}?start=${from}&end=${shown.end + CONTEXT_CHARS}`);
+  const doc = await api(`${documentPath(collection, docId)}?start=${from}&end=${shown.end + CONTEXT_CHARS}`);
   $("passage-title").textContent = doc.title;
-  $("passage-meta").textContent = `${doc.doc_id} · ký tự ${shown.start}–${shown.end} / ${doc.chars}`;
+  const page = shown.page ? ` · trang ${shown.page}` : "";
+  $("passage-meta").textContent = `${doc.doc_id}${page} · ký tự ${shown.start}–${shown.end} / ${doc.chars}`;
   if (doc.start > 0) text.appendChild(document.createTextNode("… "));
   appendMarked(text, doc.text, marks.map(([s, e, cls]) => [s - doc.start, e - doc.start, cls]));
   if (doc.end < doc.chars) text.appendChild(document.createTextNode(" …"));
@@ -163,7 +206,11 @@ async function showInPanel(collection, docId, shown, marks) {
 }
 
 async function openPassage(citation, collection) {
-  const shown = { title: citation.title, start: citation.quote_start, end: citation.quote_end };
+  const shown = { title: citationTitle(citation, collection), start: citation.quote_start, end: citation.quote_end,
+                  page: Number.isInteger(citation.page) ? citation.page : null };
+  const image = $("passage-page");
+  image.removeAttribute("src");
+  image.hidden = !pageImage(citation, collection, image);
   try {
     await showInPanel(collection, citation.doc_id, shown, [
       [citation.quote_start, citation.quote_end, "quote"],
@@ -190,17 +237,17 @@ async function openLinked(span) {
 }
 
 async function ask(question) {
-  const collection = $("collection").value || null;
+  const collection = currentCollection();
   state.messages.push({ role: "user", content: question });
   addUserMessage(question);
   setBusy(true);
   try {
     const result = await api("/v1/chat", {
       method: "POST",
-      body: JSON.stringify({ collection, messages: state.messages }),
+      body: JSON.stringify({ collection: $("collection").value || null, messages: state.messages }),
     });
     state.messages.push({ role: "assistant", content: result.answer ?? (result.message || "") });
-    addAnswer(result, question, collection || $("collection").dataset.default || "default");
+    addAnswer(result, question, collection);
   } catch (error) {
     state.messages.pop();
     addError(error.message);
@@ -213,25 +260,6 @@ function setBusy(busy) {
   state.busy = busy;
   $("send").disabled = busy;
   $("send").textContent = busy ? "Đang tìm…" : "Hỏi";
-}
-
-async function loadCollections() {
-  try {
-    const data = await api("/v1/collections");
-    const select = $("collection");
-    select.dataset.default = data.default;
-    select.replaceChildren();
-    const names = data.collections.length ? data.collections : [data.default];
-    const wanted = linkedSpan()?.collection;
-    for (const name of names) {
-      const option = el("option", null, name);
-      option.value = name;
-      option.selected = wanted && names.includes(wanted) ? name === wanted : name === data.default;
-      select.appendChild(option);
-    }
-  } catch (error) {
-    addError(`không tải được danh sách bộ tài liệu (${error.message})`);
-  }
 }
 
 async function watchReadiness() {
@@ -263,6 +291,239 @@ function resetConversation() {
   $("passage-panel").hidden = true;
 }
 
+// ——— Documents: the collection, uploads (one request and one job per file) and the collection's documents ———
+
+const NAME_PATTERN = /^[A-Za-z0-9](?:\.?[A-Za-z0-9_-])*\.?$/; // NAME_PATTERN of api/schemas.py
+const NAME_MAX_CHARS = 64;
+const POLL_MS = 500;
+const docs = {
+  listed: [],          // collections the server lists
+  created: new Set(),  // named here, made on the server by their first upload
+  collection: null,    // whose documents `titles` holds
+  titles: new Map(),   // doc_id → title, of the collection shown
+  seq: 0,              // the latest listing request: an older answer is dropped
+};
+const FORMATS = { text: "văn bản", pdf: "PDF", docx: "Word", html: "HTML" };
+const orDash = (value) => (value === undefined || value === null || value === "" ? "—" : String(value));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A citation's document title: the collection's listing is the latest word, else what the citation carries.
+function citationTitle(citation, collection) {
+  const listed = collection === docs.collection ? docs.titles.get(citation.doc_id) : undefined;
+  return listed || citation.title || citation.doc_id;
+}
+
+// Poll a job until it is done or failed; a failed job throws its message.
+async function finishedJob(job) {
+  while (job.status === "queued" || job.status === "running") {
+    await sleep(POLL_MS);
+    job = await api(`/v1/jobs/${encodeURIComponent(job.id)}`);
+  }
+  if (job.status === "failed") throw new Error(job.message || "công việc thất bại");
+  return job;
+}
+
+function fillCollections(selected) {
+  const select = $("collection");
+  const fallback = select.dataset.default || "default";
+  const names = [...new Set([fallback, ...docs.listed, ...docs.created])];
+  select.replaceChildren();
+  for (const name of names) {
+    const made = name === fallback || docs.listed.includes(name);
+    const option = el("option", null, made ? name : `${name} (mới, chưa có tài liệu)`);
+    option.value = name;
+    option.selected = name === (names.includes(selected) ? selected : fallback);
+    select.appendChild(option);
+  }
+}
+
+// (Re)load the collections, keeping the one chosen (at first: the link's, else the server's default).
+async function loadCollections() {
+  try {
+    const data = await api("/v1/collections");
+    const select = $("collection");
+    const chosen = select.value || linkedSpan()?.collection || data.default;
+    select.dataset.default = data.default;
+    docs.listed = data.collections;
+    fillCollections(chosen);
+  } catch (error) {
+    addError(`không tải được danh sách bộ tài liệu (${error.message})`);
+  }
+}
+
+function collectionChanged() {
+  resetConversation();
+  $("documents-status").textContent = "";
+  loadDocuments();
+}
+
+function nameProblem(name) {
+  if (!name) return "Hãy nhập tên bộ tài liệu.";
+  if (name.length > NAME_MAX_CHARS) return `Tên dài quá ${NAME_MAX_CHARS} ký tự.`;
+  if (!NAME_PATTERN.test(name)) {
+    return "Tên chỉ gồm chữ cái không dấu, chữ số và _ - . (không hai dấu chấm liền nhau), bắt đầu bằng chữ hoặc số.";
+  }
+  return null;
+}
+
+function showCollectionForm(open) {
+  $("new-collection-form").hidden = !open;
+  $("new-collection").setAttribute("aria-expanded", String(open));
+  $("new-collection-error").textContent = "";
+  $("new-collection-name").removeAttribute("aria-invalid");
+  if (open) $("new-collection-name").focus();
+}
+
+function createCollection(event) {
+  event.preventDefault();
+  const input = $("new-collection-name");
+  const name = input.value.trim();
+  const problem = nameProblem(name);
+  if (problem) {
+    $("new-collection-error").textContent = problem;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+    return;
+  }
+  if (!docs.listed.includes(name)) docs.created.add(name);
+  fillCollections(name);
+  input.value = "";
+  showCollectionForm(false);
+  collectionChanged();
+  $("documents-status").textContent = `Đã chọn bộ «${name}».`;
+}
+
+function documentRow(doc, collection) {
+  const row = el("tr");
+  const name = el("td", "doc-name");
+  name.appendChild(el("span", "doc-title", doc.title));
+  name.appendChild(el("span", "meta doc-id", `${doc.doc_id} · ${FORMATS[doc.format] || orDash(doc.format)}`));
+  row.appendChild(name);
+  for (const value of [doc.pages, doc.passages, doc.date]) row.appendChild(el("td", "num", orDash(value)));
+  const cell = el("td");
+  const remove = el("button", "secondary small", "Xóa");
+  remove.type = "button";
+  remove.setAttribute("aria-label", `Xóa «${doc.title}»`);
+  remove.addEventListener("click", () => deleteDocument(doc, collection, remove));
+  cell.appendChild(remove);
+  row.appendChild(cell);
+  return row;
+}
+
+async function loadDocuments() {
+  const collection = currentCollection();
+  const seq = ++docs.seq;
+  let list = [];
+  let empty = "Bộ tài liệu này chưa có tài liệu nào.";
+  try {
+    list = (await api(`${collectionPath(collection)}/documents`)).documents;
+  } catch (error) {
+    empty = error.status === 404 ? "Bộ tài liệu này chưa có tài liệu: hãy tải tệp lên."
+      : `Không tải được danh sách tài liệu (${error.message}).`;
+  }
+  if (seq !== docs.seq) return;
+  docs.collection = collection;
+  docs.titles = new Map(list.map((d) => [d.doc_id, d.title]));
+  $("document-rows").replaceChildren(...list.map((d) => documentRow(d, collection)));
+  $("documents-count").textContent = `Tài liệu trong bộ «${collection}» (${list.length})`;
+  $("documents-empty").textContent = empty;
+  $("documents-empty").hidden = list.length > 0;
+}
+
+function reportText(report) {
+  if (!report) return "";
+  const parts = [];
+  if (report.added.length) parts.push("đã thêm");
+  if (report.replaced.length) parts.push("đã thay bản cũ");
+  if (report.skipped.length) parts.push("đã có, không đổi");
+  for (const held of Object.values(report.duplicates || {})) parts.push(`trùng nội dung với «${held}», không lưu lại`);
+  return parts.join("; ");
+}
+
+// One row in the upload list: the file's name and its state (class and text), with details.
+function uploadRow(name) {
+  const row = el("li", "upload");
+  const state = el("span", "upload-state");
+  const detail = el("span", "upload-detail");
+  row.append(el("span", "upload-name", name), state, detail);
+  $("uploads").appendChild(row);
+  return (kind, text, more) => {
+    row.className = `upload ${kind}`;
+    state.textContent = text;
+    detail.textContent = more || "";
+  };
+}
+
+async function uploadFile(file, collection) {
+  const show = uploadRow(file.name);
+  show("uploading", "đang tải lên…");
+  try {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    const job = await api(`${collectionPath(collection)}/documents`, { method: "POST", body: form });
+    show("processing", "đang xử lý…");
+    const done = await finishedJob(job);
+    show("done", "xong", reportText(done.report));
+  } catch (error) {
+    show("failed", "lỗi", error.message);
+    return;
+  }
+  if (!docs.listed.includes(collection)) await loadCollections();
+  if (currentCollection() === collection) await loadDocuments();
+}
+
+function uploadFiles(fileList) {
+  const collection = currentCollection();
+  return Promise.all([...fileList].map((file) => uploadFile(file, collection)));
+}
+
+async function deleteDocument(doc, collection, button) {
+  if (!confirm(`Xóa tài liệu «${doc.title}» khỏi bộ «${collection}»? Không hoàn tác được.`)) return;
+  const status = $("documents-status");
+  button.disabled = true;
+  button.textContent = "Đang xóa…";
+  status.textContent = `Đang xóa «${doc.title}»…`;
+  try {
+    await finishedJob(await api(documentPath(collection, doc.doc_id), { method: "DELETE" }));
+    status.textContent = `Đã xóa «${doc.title}».`;
+  } catch (error) {
+    status.textContent = `Không xóa được «${doc.title}»: ${error.message}`;
+    button.disabled = false;
+    button.textContent = "Xóa";
+  }
+  if (currentCollection() === collection) await loadDocuments();
+}
+
+function setUpDocuments() {
+  $("collection").addEventListener("change", collectionChanged);
+  $("new-collection").addEventListener("click", () => showCollectionForm($("new-collection-form").hidden));
+  $("cancel-collection").addEventListener("click", () => showCollectionForm(false));
+  $("new-collection-form").addEventListener("submit", createCollection);
+  const input = $("file-input");
+  input.addEventListener("change", () => {
+    const files = [...input.files];
+    input.value = ""; // the same file may be chosen again
+    uploadFiles(files);
+  });
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", (event) => { if (!zone.contains(event.relatedTarget)) zone.classList.remove("over"); });
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    if (event.dataTransfer && event.dataTransfer.files.length) uploadFiles(event.dataTransfer.files);
+  });
+  // a file dropped beside the zone must not open in place of the page (text dragged into the question still may)
+  const carriesFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes("Files");
+  window.addEventListener("dragover", (event) => { if (carriesFiles(event)) event.preventDefault(); });
+  window.addEventListener("drop", (event) => { if (carriesFiles(event)) event.preventDefault(); });
+  loadCollections().then(loadDocuments);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const keyInput = $("api-key");
   keyInput.value = sessionStorage.getItem("viqa-api-key") || "";
@@ -281,9 +542,8 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
   $("new-chat").addEventListener("click", resetConversation);
-  $("collection").addEventListener("change", resetConversation);
   $("close-panel").addEventListener("click", () => { $("passage-panel").hidden = true; });
-  loadCollections();
+  setUpDocuments();
   watchReadiness();
   const span = linkedSpan();
   if (span) openLinked(span);

@@ -50,7 +50,7 @@ def test_chat_response_carries_the_answer_span_and_citations(client: TestClient)
     span = body["answer_span"]
     assert REPORT_TEXT[span["char_start"]:span["char_end"]] == body["answer"] == "45,6 triệu USD"
     assert set(body["citations"][0]) == {"doc_id", "title", "passage_id", "char_start", "char_end", "quote",
-                                         "quote_start", "quote_end"}
+                                         "quote_start", "quote_end", "page"}
     assert body["resolved_question"] == EXPORTS
 
 

@@ -29,7 +29,8 @@ def test_documents_are_listed_with_id_title_and_size(client: TestClient) -> None
     body = client.get(UPLOAD).json()
     assert body == {"collection": "default", "documents": [
         {"doc_id": "bao-cao-thang-11", "title": "Báo cáo kinh tế - xã hội tháng 11 năm 2023",
-         "chars": len(REPORT_TEXT), "sha256": body["documents"][0]["sha256"], "date": None, "tags": []}]}
+         "chars": len(REPORT_TEXT), "sha256": body["documents"][0]["sha256"], "date": None, "tags": [],
+         "format": "text", "pages": None, "passages": 1}]}
 
 
 def test_a_document_is_returned_whole_or_as_the_slice_asked_for(client: TestClient) -> None:
@@ -99,16 +100,30 @@ def test_a_utf16_file_with_a_bom_is_decoded(client: TestClient, fake_pipeline: F
     assert fake_pipeline.collections["default"]["u16"].text == PETROL
 
 
+def test_a_windows_vietnamese_file_is_decoded(client: TestClient, fake_pipeline: FakePipeline) -> None:
+    from tests.index.test_loading import _cp1258
+
+    _upload_and_wait(client, files={"file": ("cu.txt", _cp1258(PETROL))})
+    assert fake_pipeline.collections["default"]["cu"].text == PETROL
+
+
+def test_a_text_document_has_no_page_images(client: TestClient) -> None:
+    _upload_and_wait(client, files={"file": ("gia.txt", PETROL.encode())})
+    response = client.get(f"{UPLOAD}/gia/pages/1.png")
+    assert response.status_code == 404 and "not a PDF" in response.json()["error"]["message"]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "status", "says"),
     [
-        ("bao-cao.pdf", b"%PDF-1.7", 400, "unsupported file type"),
+        ("bao-cao.pdf", b"%PDF-1.7", 400, "bao-cao.pdf"),
+        ("bao-cao.docx", b"PK\x03\x04cut", 400, "bao-cao.docx"),
+        ("anh.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00", 400, "unsupported file type"),
         ("anh.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", 400, "binary"),
-        ("cu.txt", "Giá xăng tháng 11".encode("cp1258"), 400, "not UTF-8"),
         ("rong.txt", b"   \n", 400, "empty"),
     ],
 )
-def test_files_that_are_not_utf8_text_are_refused_with_the_reason(
+def test_files_that_cannot_be_read_are_refused_with_the_reason(
     client: TestClient, fake_index: FakeIndex, name: str, data: bytes, status: int, says: str
 ) -> None:
     response = client.post(UPLOAD, files={"file": (name, data)})
@@ -221,3 +236,27 @@ def test_an_upload_date_that_is_not_iso_is_refused(client: TestClient) -> None:
     assert client.post(UPLOAD, json={"text": PETROL, "date": "30/11/2023"}).status_code == 422
     response = client.post(UPLOAD, files={"file": ("b.txt", b"Hai."), "date": (None, "30/11/2023")})
     assert response.status_code == 400 and "ISO date" in response.json()["error"]["message"]
+
+
+def test_a_pdf_upload_lists_its_pages_and_serves_each_page_with_the_span_highlighted(
+    client: TestClient, fake_pipeline: FakePipeline, settings, fake_embedder, tmp_path
+) -> None:
+    from tests.makers.pdf import report_pdf
+    from viqa.index.ingest import ingest_documents
+    from viqa.index.store import Collection
+
+    pdf = report_pdf("Giá xăng\n\nGiá xăng RON 95 tháng 11 là 23 nghìn đồng.\n", tmp_path / "gia-xang.pdf")
+    _upload_and_wait(client, files={"file": ("gia-xang.pdf", pdf.read_bytes(), "application/pdf")})
+    doc = fake_pipeline.collections["default"]["gia-xang"]
+    assert doc.format == "pdf" and doc.source == pdf.read_bytes()
+    listed = next(d for d in client.get(UPLOAD).json()["documents"] if d["doc_id"] == "gia-xang")
+    assert (listed["format"], listed["pages"]) == ("pdf", len(doc.pages))
+    store = Collection(settings.collections_dir, "default")
+    (store.path / "CURRENT").unlink()  # the fake index's stand-in generation: index the PDF for real
+    ingest_documents(store, [doc], fake_embedder, settings)
+    start = doc.text.index("23 nghìn đồng")
+    image = client.get(f"{UPLOAD}/gia-xang/pages/1.png", params={"start": start, "end": start + 13})
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG")
+    beyond = client.get(f"{UPLOAD}/gia-xang/pages/{len(doc.pages) + 1}.png")
+    assert beyond.status_code == 404 and f"has {len(doc.pages)} pages" in beyond.json()["error"]["message"]

@@ -36,18 +36,18 @@ def test_a_text_without_words_is_refused_naming_its_file_before_anything_is_writ
     assert not coll.exists and not list(coll.path.glob("*gen*"))
 
 
-def test_one_wordless_file_among_several_refuses_the_whole_ingest(
+def test_one_wordless_file_in_a_folder_is_listed_and_the_others_are_ingested(
     settings, fake_embedder: FakeEmbedder, sample_copy: Path
 ) -> None:
     coll = _collection(settings)
     ingest_paths(coll, [sample_copy], fake_embedder, settings)
-    live = coll.current_generation()
     (sample_copy.parent / "good.txt").write_text("Huyện Lộc Bình có 21 xã.", encoding="utf-8")
     (sample_copy.parent / "emoji.md").write_text("🎉🎉", encoding="utf-8")
-    with pytest.raises(InputError, match=r"emoji\.md: .*has no words"):
-        ingest_paths(coll, [sample_copy.parent], fake_embedder, settings)
-    assert coll.current_generation() == live
-    assert set(coll.read_state(FakeEmbedder.id, FakeEmbedder.dim).documents) == {sample_copy.stem}
+    report = ingest_paths(coll, [sample_copy.parent], fake_embedder, settings)
+    assert report.added == ["good"] and report.skipped == [sample_copy.stem]
+    assert list(report.failed) == [str((sample_copy.parent / "emoji.md").resolve())]
+    assert "has no words" in report.failed[str((sample_copy.parent / "emoji.md").resolve())]
+    assert set(coll.read_state(FakeEmbedder.id, FakeEmbedder.dim).documents) == {sample_copy.stem, "good"}
 
 
 def _assert_one_line_naming_folder_and_space(message: str, coll: Collection) -> None:
@@ -85,7 +85,7 @@ def test_a_full_disk_inside_sqlite_is_the_same_one_line_error(
 ) -> None:
     coll = _collection(settings)
 
-    def full(path: Path, state) -> None:
+    def full(path: Path, state, previous=None) -> None:
         path.write_bytes(b"SQLite format 3\0" + b"\0" * 4096)  # half a database, then the disk is full
         raise sqlite3.OperationalError("database or disk is full")
 

@@ -68,13 +68,16 @@ def test_the_same_file_under_another_spelling_of_its_path_is_the_same_source(
     ]
 
 
-def test_two_files_of_one_ingest_that_map_to_one_id_are_refused_naming_both(
+def test_the_second_of_two_files_that_map_to_one_id_is_skipped_naming_both(
     settings, fake_embedder: FakeEmbedder, tmp_path: Path
 ) -> None:
-    _write(tmp_path / "docs" / "Báo cáo.txt", FIRST)
-    _write(tmp_path / "docs" / "bao-cao.md", SECOND)
-    with pytest.raises(InputError, match=r"bao-cao\.md.*Báo cáo\.txt|Báo cáo\.txt.*bao-cao\.md"):
-        ingest_paths(_collection(settings), [tmp_path / "docs"], fake_embedder, settings)
+    first = _write(tmp_path / "docs" / "Báo cáo.txt", FIRST)
+    second = _write(tmp_path / "docs" / "bao-cao.md", SECOND)
+    coll = _collection(settings)
+    report = ingest_paths(coll, [tmp_path / "docs"], fake_embedder, settings)
+    (skipped, reason), = report.failed.items()
+    assert report.added == ["bao-cao"] and _texts(coll)["bao-cao"] == FIRST
+    assert Path(skipped) == second.resolve() and str(first.resolve()) in reason and "same document id" in reason
 
 
 def test_identical_content_under_another_name_is_reported_and_stored_once(

@@ -174,3 +174,34 @@ def test_dates_and_tags_survive_the_store_and_old_generations_read_without_them(
     con.close()
     old = read_meta(meta)[0]["d"]
     assert (old.date, old.tags, old.text) == (None, (), doc.text)
+
+
+def test_pages_and_the_pdf_source_survive_later_generations_and_old_ones_read_without_them(
+    settings, fake_embedder
+) -> None:
+    import sqlite3
+
+    from viqa.index.ingest import delete_documents, ingest_documents
+    from viqa.index.store import read_meta
+    from viqa.types import Document
+
+    coll = _collection(settings)
+    pdf = Document("p", "P", "p.pdf", "Trang một. Trang hai.", "sha-p", pages=(0, 11), format="pdf",
+                   source=b"%PDF-bytes")
+    ingest_documents(coll, [pdf], fake_embedder, settings)
+    other = Document("t", "T", "t.txt", "Một văn bản khác.", "sha-t")
+    ingest_documents(coll, [other], fake_embedder, settings)  # a new generation, written without pdf.source
+    meta = coll.current_generation() / "meta.sqlite"
+    stored = read_meta(meta)[0]["p"]
+    assert (stored.pages, stored.format, stored.source) == ((0, 11), "pdf", None)
+    assert coll.source("p") == b"%PDF-bytes" and coll.source("t") is None
+    delete_documents(coll, ["t"], fake_embedder, settings)
+    assert coll.source("p") == b"%PDF-bytes"
+    with pytest.raises(NotFoundError, match="no document 'x'"):
+        coll.source("x")
+    con = sqlite3.connect(coll.current_generation() / "meta.sqlite")
+    con.executescript("ALTER TABLE documents DROP COLUMN pages; ALTER TABLE documents DROP COLUMN format;"
+                      " DROP TABLE sources;")
+    con.close()
+    old = read_meta(coll.current_generation() / "meta.sqlite")[0]["p"]
+    assert (old.pages, old.format, old.text) == ((), "text", pdf.text) and coll.source("p") is None
