@@ -95,11 +95,12 @@ class JobSpec:
     documents: tuple[Document, ...] = ()
     doc_ids: tuple[str, ...] = ()
     replace: bool = False  # an ingest's documents may take the ids of other sources
+    refused: tuple[tuple[str, str], ...] = ()  # (file, reason) for each uploaded file that could not be read
 
     def to_json(self) -> dict[str, Any]:
         return {"format": JOURNAL_FORMAT, "kind": self.kind, "collection": self.collection,
                 "documents": [_document_json(d) for d in self.documents], "doc_ids": list(self.doc_ids),
-                "replace": self.replace}
+                "replace": self.replace, "refused": [list(r) for r in self.refused]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobSpec:
@@ -108,7 +109,8 @@ class JobSpec:
             raise ValueError(f"not a job input of format {JOURNAL_FORMAT}")
         docs = tuple(_document_from_json(d) for d in data["documents"])
         return cls(data["kind"], str(data["collection"]), docs, tuple(str(i) for i in data["doc_ids"]),
-                   bool(data.get("replace", False)))
+                   bool(data.get("replace", False)),
+                   tuple((str(name), str(reason)) for name, reason in data.get("refused", ())))
 
 
 def ingest_embedder(settings: Settings) -> EmbedderLike:
@@ -145,7 +147,9 @@ class IndexOps:
         """Do what ``spec`` says to its collection."""
         collection = Collection(settings.collections_dir, spec.collection)
         if spec.kind == "ingest":
-            return self.ingest(collection, list(spec.documents), embedder, settings, replace=spec.replace)
+            report = self.ingest(collection, list(spec.documents), embedder, settings, replace=spec.replace)
+            report.failed = {**dict(spec.refused), **report.failed}
+            return report
         return self.delete(collection, list(spec.doc_ids), embedder, settings)
 
 
@@ -519,10 +523,11 @@ class JobRegistry:
 
     def submit(
         self, kind: JobKind, collection: str, *, documents: Iterable[Document] = (), doc_ids: Iterable[str] = (),
-        replace: bool = False,
+        replace: bool = False, refused: dict[str, str] | None = None,
     ) -> Job:
-        """Journal a job (documents first, so that a 202 is never sent for a job that could be lost) and queue it."""
-        spec = JobSpec(kind, collection, tuple(documents), tuple(doc_ids), replace)
+        """Journal a job (documents first, so that a 202 is never sent for a job that could be lost) and queue it.
+        ``refused`` (file → reason) lists uploaded files that could not be read, for the job's report."""
+        spec = JobSpec(kind, collection, tuple(documents), tuple(doc_ids), replace, tuple((refused or {}).items()))
         job = Job(id=uuid.uuid4().hex, kind=kind, collection=collection)
         self._attempts[job.id] = 0
         if self.folder is None:

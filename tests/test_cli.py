@@ -187,3 +187,15 @@ def test_chat_loads_once_and_keeps_the_follow_up_context(settings, monkeypatch: 
     assert result.exit_code == 0, result.output
     answers = [line.removeprefix("? ") for line in result.stdout.splitlines() if "confidence" in line]
     assert [a.split("   ")[0] for a in answers] == ["280 triệu USD", "160 triệu USD"] and len(made) == 1
+
+
+def test_a_model_build_is_announced_on_stderr_step_by_step(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from viqa.cli import announce_model_builds
+
+    announce_model_builds()
+    announce_model_builds()  # idempotent: one line per step, not two
+    logging.getLogger("viqa.models.build").info("exporting %s to ONNX", "multilingual-e5-small")
+    err = capsys.readouterr().err
+    assert err == "viqa: building models (first run, about a minute): exporting multilingual-e5-small to ONNX\n"

@@ -32,7 +32,7 @@ from viqa.api.schemas import (
 )
 from viqa.api.uploads import document_from_file, document_from_json, with_metadata
 from viqa.errors import InputError, NotFoundError
-from viqa.index.ingest import check_words
+from viqa.index.ingest import check_words, source_name
 from viqa.index.store import Collection, list_collections, validate_name
 from viqa.settings import Settings
 from viqa.types import Document
@@ -151,9 +151,10 @@ def _document(docs: dict[str, Document], collection: str, doc_id: str) -> Docume
     return docs[doc_id]
 
 
-async def _uploaded_documents(request: Request, settings: Settings) -> tuple[list[Document], bool]:
-    """The documents of a multipart (``file`` parts) or JSON (DocumentUpload) request body, and whether they may
-    take the ids of other sources (``replace``)."""
+async def _uploaded_documents(request: Request, settings: Settings) -> tuple[list[Document], bool, dict[str, str]]:
+    """The documents of a multipart (``file`` parts) or JSON (DocumentUpload) request body, whether they may
+    take the ids of other sources (``replace``), and the files of several that could not be read (name → reason;
+    InputError when a single file, or every file, cannot be)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         async with request.form(max_files=100, max_fields=10) as form:
@@ -167,13 +168,21 @@ async def _uploaded_documents(request: Request, settings: Settings) -> tuple[lis
             title = title if isinstance(title, str) else None
             date = date if isinstance(date, str) and date.strip() else None
             tag_list = tags.split(",") if isinstance(tags, str) else []
-            docs = []
+            docs, refused = [], {}
             for f in files:  # a PDF or DOCX takes a while to read: off the event loop
                 data = await f.read()
-                doc = await run_in_threadpool(document_from_file, data, f.filename or "upload.txt", doc_id, title,
-                                             settings)
+                try:
+                    doc = await run_in_threadpool(document_from_file, data, f.filename or "upload.txt", doc_id, title,
+                                                 settings)
+                except InputError as exc:
+                    if len(files) == 1:
+                        raise
+                    refused[f.filename or "upload.txt"] = str(exc)
+                    continue
                 docs.append(with_metadata(doc, date, tag_list))
-            return docs, isinstance(replace, str) and replace.strip().lower() in ("1", "true", "yes", "on")
+            if not docs:
+                raise InputError(f"none of the {len(files)} files can be read: " + "; ".join(refused.values()))
+            return docs, isinstance(replace, str) and replace.strip().lower() in ("1", "true", "yes", "on"), refused
     if content_type == "application/json":
         try:  # parsing first: pydantic's ValidationError is a ValueError too, and names the bad field
             body = json.loads(await request.body())
@@ -185,7 +194,7 @@ async def _uploaded_documents(request: Request, settings: Settings) -> tuple[lis
             raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
         doc = document_from_json(upload.text, upload.doc_id, upload.title)
         date = None if upload.date is None else upload.date.isoformat()
-        return [with_metadata(doc, date, upload.tags)], upload.replace
+        return [with_metadata(doc, date, upload.tags)], upload.replace, {}
     raise ApiError(415, "unsupported_media_type", "send multipart/form-data (a 'file' part) or application/json")
 
 
@@ -201,16 +210,28 @@ async def upload_documents(
     settings: SettingsDep, jobs: JobsDep, ops: IndexOpsDep,
 ) -> Job:
     """Queue the indexing of uploaded documents (same upload again: skipped or replaced; another source's id:
-    refused unless ``replace``; the same content under another id: stored once). Poll the job."""
+    refused unless ``replace``; the same content under another id: stored once). Poll the job. Of several files,
+    those that cannot be read are listed in the job's ``report.failed`` and the others are indexed."""
     collection = Collection(settings.collections_dir, name)
-    documents, replace = await _uploaded_documents(request, settings)
+    uploaded, replace, refused = await _uploaded_documents(request, settings)
     limit = int(settings.max_file_mb * 2**20)
-    for doc in documents:
+    documents = []
+    for doc in uploaded:
         size = len(doc.source) if doc.source is not None else len(doc.text.encode("utf-8"))
         if size > limit:
             raise ApiError(413, "payload_too_large", f"{doc.doc_id}: {size} bytes is over the {limit} byte limit")
-        check_words(doc)  # at once, not as a failed job
-    job = await run_in_threadpool(jobs.submit, "ingest", collection.name, documents=documents, replace=replace)
+        try:
+            check_words(doc)  # at once, not as a failed job
+        except InputError as exc:
+            if len(uploaded) + len(refused) == 1:
+                raise
+            refused[source_name(doc)] = str(exc)
+            continue
+        documents.append(doc)
+    if not documents:
+        raise InputError("none of the files can be indexed: " + "; ".join(refused.values()))
+    job = await run_in_threadpool(
+        lambda: jobs.submit("ingest", collection.name, documents=documents, replace=replace, refused=refused))
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job
 

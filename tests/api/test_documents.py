@@ -260,3 +260,21 @@ def test_a_pdf_upload_lists_its_pages_and_serves_each_page_with_the_span_highlig
     assert image.content.startswith(b"\x89PNG")
     beyond = client.get(f"{UPLOAD}/gia-xang/pages/{len(doc.pages) + 1}.png")
     assert beyond.status_code == 404 and f"has {len(doc.pages)} pages" in beyond.json()["error"]["message"]
+
+
+def test_of_several_files_those_that_cannot_be_read_are_listed_in_the_job_and_the_others_indexed(
+    client: TestClient, fake_pipeline: FakePipeline
+) -> None:
+    job = _upload_and_wait(client, files=[("file", ("gia.txt", PETROL.encode())), ("file", ("rong.txt", b"  \n")),
+                                          ("file", ("hong.pdf", b"%PDF-1.7 cut")), ("file", ("emoji.txt", "🎉".encode()))])
+    assert job["status"] == "done" and job["report"]["added"] == ["gia"]
+    failed = job["report"]["failed"]
+    assert set(failed) == {"rong.txt", "hong.pdf", "emoji.txt"} and "empty" in failed["rong.txt"]
+    assert "gia" in fake_pipeline.collections["default"]
+
+
+def test_several_files_none_readable_is_one_400_naming_each(client: TestClient, fake_index: FakeIndex) -> None:
+    response = client.post(UPLOAD, files=[("file", ("rong.txt", b"  \n")), ("file", ("hong.pdf", b"%PDF-1.7"))])
+    assert response.status_code == 400 and fake_index.calls == []
+    message = response.json()["error"]["message"]
+    assert "rong.txt" in message and "hong.pdf" in message
