@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from viqa.api.deps import CSRF_HEADER, declare_key_scheme, publish_limits
 from viqa.api.errors import install_error_handlers
@@ -37,6 +38,15 @@ other site sent them: the header `{CSRF_HEADER}: viqa` (which no cross-site form
 `Sec-Fetch-Site: same-origin` or `Origin` of this server. A write whose `Origin` is another site (not in
 VIQA_CORS_ORIGINS) or whose `Sec-Fetch-Site` is not same-origin is refused, key or not. The Host must be a
 loopback name or in VIQA_ALLOWED_HOSTS. Questions and listings are public unless VIQA_PUBLIC_READS=false."""
+
+
+class RevalidatedStaticFiles(StaticFiles):
+    """Static files a browser revalidates (by ETag) before each use: the page's modules are upgraded together."""
+
+    def file_response(self, full_path, stat_result, scope: Scope, status_code: int = 200):
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def create_app(
@@ -73,7 +83,7 @@ def create_app(
     install_error_handlers(app)
     for module in (health, ask, chat, openai, documents, jobs, web, docs):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    app.mount("/static", RevalidatedStaticFiles(directory=web.STATIC_DIR), name="static")
 
     def body_limit(method: str, path: str) -> int:
         return api.max_upload_bytes if method == "POST" and _UPLOAD_PATH.match(path) else api.max_body_bytes
