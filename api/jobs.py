@@ -118,7 +118,7 @@ def ingest_embedder(settings: Settings) -> EmbedderLike:
     from viqa.models.embedder import Embedder
 
     return Embedder(settings.model_cache, settings.ingest_threads, settings.embed_batch_size,
-                    settings.embedder_runtime)
+                    settings.embedder_runtime, settings.passage_precision)
 
 
 def _importable(fn: object) -> bool:

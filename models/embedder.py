@@ -36,21 +36,27 @@ class Embedder:
     (1, 384)
     """
 
-    def __init__(self, cache_dir: Path, threads: int = 2, batch_size: int = 4, runtime: str = "onnx") -> None:
+    def __init__(self, cache_dir: Path, threads: int = 2, batch_size: int = 4, runtime: str = "onnx",
+                 passage_precision: str = "fp32") -> None:
         if threads < 1 or batch_size < 1:
             raise ValueError("threads and batch_size must be >= 1")
+        if passage_precision not in ("fp32", "int8"):
+            raise ValueError(f"passage_precision must be fp32 or int8, not {passage_precision!r}")
         self.runtime = check_runtime(runtime)
         self.cache_dir = cache_dir
         self.threads = threads
         self.batch_size = batch_size
+        self.passage_precision = passage_precision if runtime == "onnx" else "fp32"
         self._model = None
-        self._session = None
+        self._session = None  # fp32: queries (and passages unless int8)
+        self._passage_session = None  # int8, loaded on the first passage
         self._tokenizer = None
         self._cached_query = lru_cache(maxsize=1024)(self._encode_query)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
-        return cls(settings.model_cache, settings.threads, settings.embed_batch_size, settings.embedder_runtime)
+        return cls(settings.model_cache, settings.threads, settings.embed_batch_size, settings.embedder_runtime,
+                   settings.passage_precision)
 
     @property
     def id(self) -> str:
@@ -66,17 +72,17 @@ class Embedder:
         return int(config["hidden_size"])
 
     def load(self) -> Embedder:
-        if self._model is None and self._session is None:
+        """Load the tokenizer and the query encoder (ONNX), or the sentence-transformers model (torch)."""
+        if self._model is None and self._tokenizer is None:
             from viqa.models.base_encoder import ensure_base_encoder
 
             folder = ensure_base_encoder(self.cache_dir)
             if self.runtime == "onnx":
                 from transformers import AutoTokenizer
 
-                from viqa.models.onnx_export import ensure_onnx, session
-
                 self._tokenizer = AutoTokenizer.from_pretrained(str(folder))
-                self._session = session(ensure_onnx(folder, "encoder"), self.threads)
+                if self.passage_precision == "fp32":
+                    self._session = self._fp32_session()
             else:
                 import torch
                 from sentence_transformers import SentenceTransformer
@@ -85,7 +91,28 @@ class Embedder:
                 self._model = SentenceTransformer(str(folder), device="cpu")
         return self
 
-    def _encode_onnx(self, texts: list[str], progress: bool) -> np.ndarray:
+    def _fp32_session(self):
+        """The fp32 encoder (queries, and passages unless int8), loaded on first use."""
+        if self._session is None:
+            from viqa.models.base_encoder import ensure_base_encoder
+            from viqa.models.onnx_export import ensure_onnx, session
+
+            self._session = session(ensure_onnx(ensure_base_encoder(self.cache_dir), "encoder"), self.threads)
+        return self._session
+
+    def _passages_session(self):
+        """The session passages are embedded with: the int8 encoder (built on first use) or the fp32 one."""
+        if self.passage_precision == "fp32":
+            return self._fp32_session()
+        if self._passage_session is None:
+            from viqa.models.base_encoder import ensure_base_encoder
+            from viqa.models.onnx_export import ensure_onnx, session
+
+            folder = ensure_base_encoder(self.cache_dir)
+            self._passage_session = session(ensure_onnx(folder, "encoder", quantize=True), self.threads)
+        return self._passage_session
+
+    def _encode_onnx(self, texts: list[str], progress: bool, session) -> np.ndarray:
         """Mean-pooled, normalised vectors. Texts are tokenized once and batched by token length, so little
         padding is computed; the progress bar counts tokens computed, so its estimate holds as batches lengthen."""
         from tqdm.auto import tqdm
@@ -103,18 +130,19 @@ class Embedder:
                 for row, i in enumerate(batch):
                     input_ids[row, : len(ids[i])] = ids[i]
                     mask[row, : len(ids[i])] = 1
-                (hidden,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+                (hidden,) = session.run(None, {"input_ids": input_ids, "attention_mask": mask})
                 pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
                 out[batch] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(min=1e-12)
                 bar.update(cost)
         return out
 
-    def _encode(self, texts: list[str], prefix: str, progress: bool = False) -> np.ndarray:
+    def _encode(self, texts: list[str], prefix: str, progress: bool = False, passages: bool = False) -> np.ndarray:
         self.load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self._session is not None:
-            return self._encode_onnx([prefix + t for t in texts], progress)
+        if self._tokenizer is not None:
+            session = self._passages_session() if passages else self._fp32_session()
+            return self._encode_onnx([prefix + t for t in texts], progress, session)
         vectors = self._model.encode(
             [prefix + t for t in texts],
             batch_size=self.batch_size,
@@ -125,7 +153,8 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        return self._encode(texts, "passage: ", progress)
+        """Passage vectors, at ``passage_precision`` (int8: about 3x faster, the same retrieval)."""
+        return self._encode(texts, "passage: ", progress, passages=True)
 
     def _encode_query(self, text: str) -> np.ndarray:
         return self._encode([text], "query: ")[0]

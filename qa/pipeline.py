@@ -61,7 +61,7 @@ class Pipeline:
 
     def load(self, collection: str | None = None) -> Pipeline:
         """Load and warm up every model (and the collection's index) now rather than on the first question."""
-        self.embedder.load().encode_passages(["khởi động"])
+        self.embedder.load().encode_queries(["khởi động"])
         self.reader.read([("Khởi động bao nhiêu lần?", "Khởi động 1 lần.")])  # also loads underthesea
         sentence_spans("Khởi động. Xong.")
         if collection is not None:

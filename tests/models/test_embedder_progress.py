@@ -62,7 +62,7 @@ def test_the_time_left_shrinks_steadily_and_is_right_within_a_quarter(
         return result
 
     monkeypatch.setattr(tqdm.std.tqdm, "update", recording)
-    embedder = Embedder(tmp_path, threads=1, batch_size=4)
+    embedder = Embedder(tmp_path, threads=1, batch_size=4, passage_precision="fp32")
     embedder.__dict__["dim"] = 8
     embedder._tokenizer, embedder._session = FakeTokenizer(), FakeSession(clock, 8)
     texts = [" ".join(["từ"] * n) for n in range(2, 400, 3)]  # lengths rise 200-fold across the batches
