@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -15,6 +16,7 @@ from viqa.index.ingest import ingest_documents
 from viqa.index.store import Collection
 from viqa.models.reader_model import SHIPPED_CONFIG, SHIPPED_WEIGHTS, calibration_file, reader_weights
 from viqa.qa.pipeline import Pipeline
+from viqa.text.normalise import strip_tone_marks
 from viqa.types import Document
 
 # settings that cannot change an answer: where files live, the service's limits and keys
@@ -26,7 +28,7 @@ NOT_IN_FINGERPRINT = {
 }
 
 
-def fingerprint(gold: Path, mode: str, collection: str | None, pipeline: Pipeline) -> dict:
+def fingerprint(gold: Path, mode: str, collection: str | None, pipeline: Pipeline, strip_tones: bool = False) -> dict:
     """What a run's results depend on: the gold file, the mode, the collection, the reader's files and every
     setting but ``NOT_IN_FINGERPRINT``. A run folder with another fingerprint is started afresh."""
     weights = reader_weights(pipeline.settings)
@@ -36,6 +38,7 @@ def fingerprint(gold: Path, mode: str, collection: str | None, pipeline: Pipelin
         "gold": hashlib.sha256(gold.read_bytes()).hexdigest(),
         "mode": mode,
         "collection": collection,
+        "strip_tones": strip_tones,
         "reader": [hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()],
         "settings": pipeline.settings.model_dump(mode="json", exclude=NOT_IN_FINGERPRINT),
     }
@@ -59,17 +62,20 @@ def context_collection(items: list[GoldItem], pipeline: Pipeline, gold: Path) ->
 
 def evaluate(
     gold: Path, mode: str, pipeline: Pipeline, collection: str | None, out_dir: Path, limit: int | None = None,
-    progress=None, link_base: str | None = None,
+    progress=None, link_base: str | None = None, strip_tones: bool = False,
 ) -> dict:
-    """Run (or resume) the evaluation into ``out_dir`` and return its summary."""
+    """Run (or resume) the evaluation into ``out_dir`` and return its summary; ``strip_tones`` asks every question
+    as typed without tone marks ("Tong kim ngach ..."), the passages as they are."""
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     items = load_gold(gold)[: limit or None]
+    if strip_tones:
+        items = [dataclasses.replace(it, question=strip_tone_marks(it.question)) for it in items]
     if mode == "reader" and not all(it.context for it in items):
         raise InputError(f"{gold}: reader mode needs a context for every question (SQuAD JSON or CSV with context)")
     if mode != "reader" and collection is None:
         collection = context_collection(items, pipeline, gold)
-    expected = fingerprint(gold, mode, collection, pipeline)
+    expected = fingerprint(gold, mode, collection, pipeline, strip_tones)
     run_file = out_dir / "run.json"
     if out_dir.exists() and (not run_file.is_file() or json.loads(run_file.read_text()) != expected):
         shutil.rmtree(out_dir)  # a different run: start afresh rather than mix results

@@ -265,6 +265,8 @@ def eval_(
     limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
     links: Annotated[str | None, typer.Option(
         help="A viqa server's root (http://127.0.0.1:8000): the report's misses link to its page.")] = None,
+    strip_tones: Annotated[bool, typer.Option(
+        "--strip-tones", help="Ask every question without its tone marks, as many users type.")] = False,
 ) -> None:
     """Score the pipeline on a gold Q&A set (SQuAD JSON, JSONL or CSV); `viqa eval compare A B` diffs two runs."""
     from viqa.errors import InputError
@@ -287,10 +289,11 @@ def eval_(
     gold = Path(targets[0])
     if not gold.is_file():
         raise InputError(f"{gold}: no such file")
-    out_dir = out or Path("runs/eval") / f"{gold.stem}-{mode}"
+    out_dir = out or Path("runs/eval") / f"{gold.stem}-{mode}{'-no-tones' if strip_tones else ''}"
     total = len(load_gold(gold)[: limit or None])
     with tqdm(total=total, desc=f"eval {mode}", unit="q", disable=not sys.stderr.isatty()) as bar:
-        summary = evaluate(gold, mode, Pipeline(get_settings()), collection, out_dir, limit, bar.update, links)
+        summary = evaluate(gold, mode, Pipeline(get_settings()), collection, out_dir, limit, bar.update, links,
+                           strip_tones)
     typer.echo(json.dumps({k: v for k, v in summary.items() if k != "by_kind"}, ensure_ascii=False, indent=2))
     typer.echo(f"report: {out_dir / 'report.html'}")
 

@@ -43,3 +43,25 @@ def test_a_calibration_in_the_model_cache_changes_the_fingerprint(gold: Path, tm
     target.parent.mkdir(parents=True)
     target.write_text('{"calibration": {"null_threshold": 1.0, "confidence_scale": 2.0}}')
     assert _of(gold, own) != before
+
+
+def test_strip_tones_asks_the_questions_without_tone_marks_in_a_run_of_its_own(
+    settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from viqa.eval import evaluate as module
+    from viqa.eval.runner import score_item
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "q1", "question": "Tổng kim ngạch tháng 11 đạt bao nhiêu?", "answers": ["440 triệu USD"],'
+                    ' "context": "Tổng kim ngạch tháng 11 đạt 440 triệu USD."}\n', encoding="utf-8")
+    asked: list[str] = []
+
+    def fake_reader(items, pipeline):
+        asked.extend(it.question for it in items)
+        return [score_item(it, "440 triệu USD", 1.0, 1.0) for it in items]
+
+    monkeypatch.setattr(module, "run_reader", fake_reader)
+    pipeline = SimpleNamespace(settings=settings, load=lambda collection=None: None)
+    module.evaluate(gold, "reader", pipeline, None, tmp_path / "run", strip_tones=True)  # type: ignore[arg-type]
+    assert asked == ["Tong kim ngach thang 11 dat bao nhieu?"]
+    assert _of(gold, settings) != fingerprint(gold, "open", "default", pipeline, strip_tones=True)  # type: ignore[arg-type]
