@@ -114,7 +114,11 @@ class Settings(BaseSettings):
         " and no more: at most this × reader_max_length tokens per passage, however long it is (8 covers a passage of"
         " max_chunk_syllables)."
     )
-    reader_batch_size: int = Field(default=16, ge=1, description="Windows per forward pass.")
+    reader_batch_size: int = Field(
+        default=1, ge=1, description="Windows per forward pass. 1: each window alone, unpadded: on 2 cores a padded"
+        " pass of a passage's windows costs more than it saves (python -m viqa.eval.benchmarks.tail), and the int8"
+        " reader's logits of a window then never depend on what else is read with it."
+    )
     reader_top_spans: int = Field(default=3, ge=1, description="Best spans kept per passage (re-ranked, then fused).")
     max_answer_tokens: int = Field(default=30, ge=1)
     reader_context_words: int = Field(default=5, ge=0, description="Words either side of a span that re-ranking reads.")
