@@ -35,12 +35,15 @@ from viqa.settings import Settings
 VARIANTS: list[tuple[str, dict]] = [
     ("before: torch encoder + reader", {"embedder_runtime": "torch", "embed_batch_size": 32,
                                         "reader_runtime": "torch", "reader_quantize": False,
-                                        "read_sure_margin": None, "read_k": 5}),
+                                        "read_sure_margin": None, "read_k": 5, "reader_batch_size": 16,
+                                        "passage_precision": "fp32"}),
     ("+ ONNX Runtime encoder", {"embedder_runtime": "onnx", "embed_batch_size": 4}),
     ("+ ONNX Runtime reader", {"reader_runtime": "onnx"}),
     ("+ int8 reader", {"reader_quantize": True}),
     ("+ views best first, stop once sure", {"read_sure_margin": 1.0}),
     ("+ 3 passages, not 5", {"read_k": 3}),
+    ("+ one window a forward pass", {"reader_batch_size": 1}),
+    ("+ int8 passage vectors", {"passage_precision": "int8"}),
 ]
 
 
