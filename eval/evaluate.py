@@ -24,7 +24,7 @@ NOT_IN_FINGERPRINT = {
     "home", "default_collection", "max_file_mb", "max_query_chars", "api_key", "max_body_bytes", "max_upload_mb",
     "cors_origins", "public_reads", "openai_sources", "allowed_hosts", "trusted_proxies", "max_loaded_collections",
     "ingest_worker", "ingest_threads", "ingest_nice", "ingest_worker_idle_s", "ingest_yield_questions", "jobs_keep",
-    "job_max_attempts", "job_stop_s", "shutdown_grace_s",
+    "job_max_attempts", "job_stop_s", "shutdown_grace_s", "delete_purges",
 }
 
 

@@ -1,40 +1,35 @@
-"""The ingest pipeline: load → chunk → embed → FAISS + BM25 → a new generation, incrementally.
+"""The ingest pipeline: load → chunk → embed → one new segment (FAISS + BM25 + SQLite) → a new generation.
 
-Unchanged documents (same content hash) are skipped, changed ones replaced, and the embeddings of every
-untouched chunk are reused, so re-ingesting one file only embeds that file. A refused document (no words, an id
-taken by another source) refuses the whole batch before anything is written, or, for a folder, is listed with
-its reason while the others are ingested.
+An ingest costs what is new: unchanged documents (same content hash) are skipped, new and changed ones are
+chunked, embedded and written as one segment beside the others, and a changed document's old rows become
+tombstones. Only when the chunking settings changed is every document chunked and embedded again. A delete writes
+tombstones (and, with ``settings.delete_purges``, rewrites the segments that held the deleted text from their
+stored vectors); ``compact`` folds every segment into one without embedding anything. A refused document (no
+words, an id taken by another source) refuses the whole batch before anything is written, or, for a folder, is
+listed with its reason while the others are ingested.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from viqa.errors import InputError, NotFoundError
 from viqa.index.chunking import chunk_document
+from viqa.index.lexical import build_bm25  # noqa: F401 - here too, where benchmarks and tests take it from
 from viqa.index.loading import expand_paths, load_document
-from viqa.index.store import Collection, IndexState, build_faiss
+from viqa.index.segments import IndexState, SegmentReader
+from viqa.index.store import Collection, Generation, NewSegment, SegmentRef
 from viqa.models.embedder import Embedder
 from viqa.settings import Settings
 from viqa.text.segment import lexical_tokens, syllables
 from viqa.types import Document, IngestReport
 
 log = logging.getLogger(__name__)
-
-
-def build_bm25(tokens: list[list[str]]):
-    """A bm25s index over pre-tokenised chunks (None for an empty collection)."""
-    import bm25s
-
-    if not any(tokens):  # bm25s cannot index a corpus without a single term
-        return None
-    retriever = bm25s.BM25()
-    retriever.index(tokens, show_progress=False)
-    return retriever
 
 
 def chunking_of(settings: Settings) -> dict[str, int]:
@@ -96,13 +91,13 @@ def _same_content(a: Document, b: Document) -> bool:
     return (a.sha256, a.date, a.tags) == (b.sha256, b.date, b.tags)
 
 
-def _taken_ids(collection: Collection, state: IndexState, documents: list[Document]) -> Problems:
-    """The documents whose id the collection holds from another source, with other content."""
+def _taken_ids(collection: Collection, held: dict[str, Document], documents: list[Document]) -> Problems:
+    """The documents whose id the collection holds (``held``) from another source, with other content."""
     return [
         (doc, f"{source_name(doc)} maps to document id {doc.doc_id!r}, which collection {collection.name!r} "
               f"already holds from {source_name(old)}; rename the file, or ask to replace it (--replace)")
         for doc in documents
-        if (old := state.documents.get(doc.doc_id)) is not None
+        if (old := held.get(doc.doc_id)) is not None
         and not same_source(old.path, doc.path) and not _same_content(old, doc)
     ]
 
@@ -118,33 +113,87 @@ def _refused(problems: Problems, keep_going: bool, report: IngestReport, documen
     return [d for d in documents if id(d) not in refused]
 
 
-def _commit(collection: Collection, state: IndexState, embedder: Embedder, settings: Settings) -> None:
-    faiss_index = build_faiss(state.vectors, settings)
-    manifest = {
-        "embedder": embedder.id,
-        "dim": embedder.dim,
-        "chunking": chunking_of(settings),
-        "faiss": type(faiss_index).__name__,
-        "lexical": "bm25s: syllables + underthesea words",
-    }
-    collection.commit(state, manifest, faiss_index, build_bm25(state.tokens))
+@dataclass
+class _Live:
+    """What a writer needs to know of the live generation, without reading any text or vector: each live
+    document's header (``text == ""``), the segment it is in and its rows there."""
+
+    generation: Generation | None
+    headers: dict[str, Document] = field(default_factory=dict)
+    owner: dict[str, SegmentRef] = field(default_factory=dict)
+    rows: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def segments(self) -> list[SegmentRef]:
+        return [] if self.generation is None else list(self.generation.segments)
+
+    @property
+    def chunks(self) -> int:
+        return 0 if self.generation is None else self.generation.chunks
+
+    def without(self, doc_ids: set[str]) -> list[SegmentRef]:
+        """The live segments with the rows of ``doc_ids`` deleted too."""
+        out = []
+        for seg in self.segments:
+            gone = sorted(d for d in doc_ids if d in self.owner and self.owner[d].name == seg.name)
+            out.append(seg.deleting(np.concatenate([self.rows[d] for d in gone]), gone) if gone else seg)
+        return out
+
+    def full_documents(self, doc_ids: list[str]) -> list[Document]:
+        """The documents ``doc_ids``, text included, read from their segments (in the order given)."""
+        found: dict[str, Document] = {}
+        for seg in self.segments:
+            wanted = [d for d in doc_ids if self.owner[d].name == seg.name]
+            if wanted:
+                reader = SegmentReader(seg.path)
+                try:
+                    found.update((d, doc) for d in wanted if (doc := reader.document(d)) is not None)
+                finally:
+                    reader.close()
+        return [found[d] for d in doc_ids if d in found]
 
 
-def _without(state: IndexState, doc_ids: set[str]) -> IndexState:
-    keep = [i for i, c in enumerate(state.chunks) if c.doc_id not in doc_ids]
-    return IndexState(
-        documents={k: d for k, d in state.documents.items() if k not in doc_ids},
-        chunks=[state.chunks[i] for i in keep],
-        vectors=state.vectors[keep],
-        tokens=[state.tokens[i] for i in keep],
-    )
+def _read_live(collection: Collection, embedder_id: str, dim: int) -> _Live:
+    """The live generation as a writer sees it (``_Live``); InputError if another embedder built it."""
+    if not collection.exists:
+        return _Live(None)
+    with collection.reading() as folder:
+        collection.check_compatible(embedder_id, dim, folder)
+        live = _Live(collection.generation(folder))
+        for seg in live.segments:
+            reader = SegmentReader(seg.path)
+            try:
+                headers, rows = reader.headers(), reader.rows_by_document()
+            finally:
+                reader.close()
+            for doc_id, header in headers.items():
+                if doc_id not in seg.deleted_documents:
+                    live.headers[doc_id], live.owner[doc_id] = header, seg
+                    live.rows[doc_id] = rows.get(doc_id, np.zeros(0, dtype=np.int64))
+    return live
+
+
+def _manifest(embedder: Embedder, settings: Settings) -> dict:
+    return {"embedder": embedder.id, "dim": embedder.dim, "chunking": chunking_of(settings),
+            "lexical": "bm25s: syllables + underthesea words, collection-wide statistics"}
+
+
+def _fold_smallest(keep: list[SegmentRef], settings: Settings) -> tuple[list[SegmentRef], tuple[SegmentRef, ...]]:
+    """``keep`` split into the segments kept as they are and the smallest ones, folded into the new segment, so
+    that the generation lists at most ``settings.max_segments`` segments (the new one included)."""
+    excess = len(keep) + 1 - settings.max_segments
+    if excess <= 0:
+        return keep, ()
+    smallest = set(sorted(range(len(keep)), key=lambda i: (keep[i].live_rows, i))[:excess])
+    return ([s for i, s in enumerate(keep) if i not in smallest],
+            tuple(s for i, s in enumerate(keep) if i in smallest and s.live_rows))
 
 
 def ingest_documents(
     collection: Collection, documents: list[Document], embedder: Embedder, settings: Settings, progress: bool = False,
     *, replace: bool = False, keep_going: bool = False,
 ) -> IngestReport:
-    """Add or replace ``documents`` in ``collection`` and commit one new generation (if anything changed).
+    """Add or replace ``documents`` in ``collection``: one new segment and one new generation (if anything changed).
 
     A document is refused for a text without words, an id an earlier document of the batch has, or an id the
     collection holds from another source (another file; an upload over a file) with other content, unless
@@ -152,23 +201,23 @@ def ingest_documents(
     ``report.failed`` says why each refused one was.
 
     A document is skipped when its content and the chunking settings are those it was indexed with; when the
-    chunking settings changed, every document is chunked and embedded again. A new id whose content the
-    collection (or an earlier document of the batch) already holds is not stored: ``report.duplicates`` maps it
-    to the id that holds it.
+    chunking settings changed, every document is chunked and embedded again (and the collection becomes one
+    segment). A new id whose content the collection (or an earlier document of the batch) already holds is not
+    stored: ``report.duplicates`` maps it to the id that holds it.
     """
     report = IngestReport()
     documents = _refused(_batch_problems(documents), keep_going, report, documents)
     with collection.writing():
-        state = collection.read_state(embedder.id, embedder.dim)
+        live = _read_live(collection, embedder.id, embedder.dim)
         if not replace:
-            documents = _refused(_taken_ids(collection, state, documents), keep_going, report, documents)
-        rechunk = collection.exists and collection.manifest().get("chunking") != chunking_of(settings)
+            documents = _refused(_taken_ids(collection, live.headers, documents), keep_going, report, documents)
+        rechunk = live.generation is not None and live.generation.manifest.get("chunking") != chunking_of(settings)
         given = {d.doc_id for d in documents}
-        todo = [d for d in state.documents.values() if d.doc_id not in given] if rechunk else []
+        todo = live.full_documents([d for d in live.headers if d not in given]) if rechunk else []
         report.replaced += [d.doc_id for d in todo]
-        holder = {d.sha256: d.doc_id for d in state.documents.values() if d.doc_id not in given}
+        holder = {d.sha256: d.doc_id for d in live.headers.values() if d.doc_id not in given}
         for doc in documents:
-            old = state.documents.get(doc.doc_id)
+            old = live.headers.get(doc.doc_id)
             if old is not None and _same_content(old, doc) and not rechunk:
                 report.skipped.append(doc.doc_id)
             elif old is None and doc.sha256 in holder:
@@ -179,9 +228,8 @@ def ingest_documents(
                 todo.append(doc)
             holder.setdefault(doc.sha256, doc.doc_id)
         if not todo:
-            report.chunks = len(state.chunks)
+            report.chunks = live.chunks
             return report
-        state = _without(state, {d.doc_id for d in todo})
         from tqdm import tqdm
 
         new_chunks = [
@@ -192,14 +240,13 @@ def ingest_documents(
         ]
         log.info("embedding %d passages from %d documents", len(new_chunks), len(todo))
         vectors = embedder.encode_passages([c.clean for c in new_chunks], progress=progress)
-        state = IndexState(
-            documents={**state.documents, **{d.doc_id: d for d in todo}},
-            chunks=state.chunks + new_chunks,
-            vectors=np.concatenate([state.vectors, vectors]) if len(state.chunks) else vectors,
-            tokens=state.tokens + [lexical_tokens(c.clean) for c in new_chunks],
-        )
-        _commit(collection, state, embedder, settings)
-        report.chunks = len(state.chunks)
+        state = IndexState({d.doc_id: d for d in todo}, new_chunks, vectors,
+                           [lexical_tokens(c.clean) for c in new_chunks])
+        previous = tuple(s.path / "meta.sqlite" for s in live.segments)  # where PDF sources may be copied from
+        keep, folded = ([], ()) if rechunk else _fold_smallest(live.without({d.doc_id for d in todo}), settings)
+        new = NewSegment(state, folded, previous)
+        collection.commit_change(keep, new, _manifest(embedder, settings), settings)
+        report.chunks = sum(s.live_rows for s in keep) + new.rows
     return report
 
 
@@ -233,12 +280,50 @@ def ingest_paths(
 def delete_documents(
     collection: Collection, doc_ids: list[str], embedder: Embedder, settings: Settings
 ) -> IngestReport:
-    """Remove documents by id; NotFoundError if one is not in the collection."""
+    """Remove documents by id: a new generation with their rows as tombstones. With ``settings.delete_purges`` (the
+    default) the segments that held them are also written again without them (their stored vectors reused), so
+    that their text leaves the disk at once. NotFoundError if one is not in the collection."""
     with collection.writing():
-        state = collection.read_state(embedder.id, embedder.dim)
-        missing = [d for d in doc_ids if d not in state.documents]
+        live = _read_live(collection, embedder.id, embedder.dim)
+        missing = [d for d in doc_ids if d not in live.headers]
         if missing:
             raise NotFoundError(f"no document {missing[0]!r} in collection {collection.name!r}")
-        state = _without(state, set(doc_ids))
-        _commit(collection, state, embedder, settings)
-    return IngestReport(deleted=list(doc_ids), chunks=len(state.chunks))
+        segments = live.without(set(doc_ids))
+        keep, new = segments, None
+        if settings.delete_purges:
+            touched = {live.owner[d].name for d in doc_ids}
+            keep = [s for s in segments if s.name not in touched]
+            folded = tuple(s for s in segments if s.name in touched and s.live_rows)
+            new = NewSegment(IndexState.empty(embedder.dim), folded) if folded else None
+        collection.commit_change(keep, new, _manifest(embedder, settings), settings)
+        chunks = sum(s.live_rows for s in keep) + (new.rows if new is not None else 0)
+    return IngestReport(deleted=list(doc_ids), chunks=chunks)
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What a merge did: segments before and after, the tombstoned rows it dropped, the live chunks."""
+
+    segments_before: int
+    segments_after: int
+    dropped_rows: int
+    chunks: int
+
+
+def compact(collection: Collection, settings: Settings) -> Compaction:
+    """Fold every segment of ``collection`` into one, its tombstoned rows dropped and its vectors reused (nothing
+    is embedded), in a new generation made live atomically; nothing is written when it already is one segment
+    without tombstones. NotFoundError when the collection has no index."""
+    collection.current_generation()  # NotFoundError before anything is created
+    with collection.writing():
+        with collection.reading() as folder:
+            generation = collection.generation(folder)
+        segments = list(generation.segments)
+        dropped = sum(len(s.deleted) for s in segments)
+        if len(segments) <= 1 and not dropped and not any(s.legacy for s in segments):
+            return Compaction(len(segments), len(segments), 0, generation.chunks)
+        manifest = {k: v for k, v in generation.manifest.items() if k in ("embedder", "dim", "chunking", "lexical")}
+        folded = tuple(s for s in segments if s.live_rows)
+        new = NewSegment(IndexState.empty(int(manifest["dim"])), folded) if folded else None
+        collection.commit_change([], new, manifest, settings)
+    return Compaction(len(segments), 1 if new is not None else 0, dropped, generation.chunks)

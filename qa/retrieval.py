@@ -1,15 +1,31 @@
-"""Hybrid retrieval over a collection: e5 + FAISS and BM25, fused; reloads when a new generation goes live."""
+"""Hybrid retrieval over a collection's segments: e5 + FAISS and BM25 in each, merged, fused; reloads when a new
+generation goes live.
+
+Each live segment is searched on its own: dense with its FAISS index (tombstoned and filtered-out rows kept out
+by an ``IDSelector``), lexical over its memory-mapped bm25s postings scored with the whole collection's statistics
+(``index.lexical``, so a passage scores the same in whichever segment it is). The best ``candidates`` of each side
+over all segments are then fused as before (``qa.fusion``). A collection in one segment ranks exactly as the same
+collection in several.
+
+Held in memory: the FAISS indexes, each live document's header (no text) and rows, the BM25 vocabularies and the
+rows' lengths. Chunks and documents' texts are read from SQLite for the hits only (``Retriever.documents`` reads a
+document when asked). A segment stays open across generations that list it: a reload opens only new segments.
+"""
 
 from __future__ import annotations
 
+import bisect
 import threading
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from viqa.errors import InputError
-from viqa.index.store import Collection, dense_similarity, read_meta
+from viqa.index.lexical import CollectionStats, LexicalIndex, bm25_scores
+from viqa.index.segments import LazyDocuments, SegmentReader, lengths_of
+from viqa.index.store import Collection, SegmentRef, dense_similarity
 from viqa.models.embedder import Embedder
 from viqa.qa.fusion import fuse_minmax, fuse_rrf
 from viqa.settings import Settings
@@ -18,14 +34,16 @@ from viqa.text.segment import lexical_tokens
 from viqa.types import Chunk, Document, Filter, Hit
 
 
-def _only(index, rows: np.ndarray, ef_search: int):
-    """FAISS search parameters that keep to ``rows`` (and keep ``ef_search`` for an HNSW index)."""
+def _selector(index, mask: np.ndarray, ef_search: int):
+    """FAISS search parameters that keep to the rows ``mask`` admits (and keep ``ef_search`` for an HNSW index);
+    the bitmap must outlive the search, so it is returned with them."""
     import faiss
 
-    selector = faiss.IDSelectorBatch(len(rows), faiss.swig_ptr(rows))
+    bits = np.packbits(mask, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
     if hasattr(index, "hnsw"):
-        return faiss.SearchParametersHNSW(sel=selector, efSearch=ef_search)
-    return faiss.SearchParameters(sel=selector)
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=ef_search), (bits, selector)
+    return faiss.SearchParameters(sel=selector), (bits, selector)
 
 
 def validate_query(query: str, max_chars: int) -> str:
@@ -38,26 +56,70 @@ def validate_query(query: str, max_chars: int) -> str:
     return query
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class _Opened:
+    """A segment opened once, whatever its tombstones: shared by every generation that lists it."""
+
+    reader: SegmentReader
+    faiss_index: object
+    lexical: LexicalIndex | None
+    lengths: np.ndarray
+    headers: dict[str, Document]  # every document of the segment, without its text
+    rows_of: dict[str, np.ndarray]
+    title_keys: dict[str, str]
+
+    @classmethod
+    def open(cls, seg: SegmentRef, ef_search: int) -> _Opened:
+        reader = SegmentReader(seg.path)
+        headers = reader.headers()
+        lexical = reader.lexical()
+        lengths = lexical.lengths if lexical is not None else lengths_of(seg.path)
+        return cls(reader, reader.dense(ef_search), lexical, lengths, headers, reader.rows_by_document(),
+                   {d.doc_id: normalise_for_matching(d.title) for d in headers.values()})
+
+
+@dataclass(frozen=True, eq=False)
+class _Part:
+    """A segment as the loaded generation lists it: opened, its live rows, where its rows start among all."""
+
+    opened: _Opened
+    offset: int
+    rows: int
+    live: np.ndarray | None  # True for each row not deleted; None when none is
+    live_ids: tuple[str, ...]  # its documents not deleted
+
+
+@dataclass(frozen=True, eq=False)
 class _Loaded:
     generation: str
-    documents: dict[str, Document]
-    chunks: list[Chunk]
-    faiss_index: object
-    bm25: object | None
-    vocab: set[str]
-    rows_of: dict[str, np.ndarray]  # a document's chunk rows
-    title_keys: dict[str, str]  # a document's title, normalised for matching
+    parts: tuple[_Part, ...]
+    documents: LazyDocuments
+    stats: CollectionStats
 
-    def allowed_rows(self, where: Filter | None) -> np.ndarray | None:
-        """The chunk rows of the documents ``where`` admits (None: no filter, every row)."""
+    def part_of(self, row: int) -> tuple[int, int]:
+        """Which part holds global ``row``, and the row within it."""
+        i = bisect.bisect_right([p.offset for p in self.parts], row) - 1
+        return i, row - self.parts[i].offset
+
+    def allowed(self, where: Filter | None) -> list[np.ndarray | None]:
+        """Each part's rows that may be returned: live, and of a document ``where`` admits (None: every row)."""
         if where is None:
-            return None
+            return [p.live for p in self.parts]
         if where.title is not None:
             where = replace(where, title=normalise_for_matching(where.title))
-        docs = [d for d in self.documents.values() if where.admits(d, self.title_keys[d.doc_id])]
-        rows = [self.rows_of[d.doc_id] for d in docs if d.doc_id in self.rows_of]
-        return np.sort(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)
+        out = []
+        for part in self.parts:
+            mask = np.zeros(part.rows, dtype=bool)
+            for doc_id in part.live_ids:
+                if where.admits(part.opened.headers[doc_id], part.opened.title_keys[doc_id]):
+                    mask[part.opened.rows_of.get(doc_id, [])] = True
+            out.append(mask)
+        return out
+
+
+def _best(found: dict[int, float], n: int) -> dict[int, float]:
+    """The ``n`` best of ``found``, best first (ties: the lower row)."""
+    return dict(sorted(found.items(), key=lambda item: (-item[1], item[0]))[:n])
 
 
 class Retriever:
@@ -72,6 +134,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self._loaded: _Loaded | None = None
+        self._opened: dict[str, _Opened] = {}  # by segment id
         self._lock = threading.Lock()
 
     def load(self) -> Retriever:
@@ -81,61 +144,78 @@ class Retriever:
             return self
         with self._lock:
             if self._loaded is None or self._loaded.generation != folder.name:
-                with self.collection.reading() as live:  # no writer removes it while it is read into memory
+                with self.collection.reading() as live:  # no writer removes its segments while they are opened
                     self.collection.check_compatible(self.embedder.id, self.embedder.dim, live)
-                    self._loaded = self._read(live, self.settings.hnsw_ef_search)
+                    self._loaded = self._read(live)
         return self
 
-    @staticmethod
-    def _read(folder, ef_search: int) -> _Loaded:
-        import bm25s
-        import faiss
-
-        documents, chunks, _tokens = read_meta(folder / "meta.sqlite")
-        index = faiss.read_index(str(folder / "dense.faiss"))
-        if hasattr(index, "hnsw"):
-            index.hnsw.efSearch = ef_search  # the setting now, not the one at build time
-        bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if (folder / "bm25").is_dir() else None
-        vocab = set(bm25.vocab_dict) if bm25 is not None else set()
-        rows: dict[str, list[int]] = {}
-        for row, chunk in enumerate(chunks):
-            rows.setdefault(chunk.doc_id, []).append(row)
-        rows_of = {doc_id: np.asarray(r, dtype=np.int64) for doc_id, r in rows.items()}
-        title_keys = {d.doc_id: normalise_for_matching(d.title) for d in documents.values()}
-        return _Loaded(folder.name, documents, chunks, index, bm25, vocab, rows_of, title_keys)
+    def _read(self, folder) -> _Loaded:
+        generation = self.collection.generation(folder)
+        opened: dict[str, _Opened] = {}
+        parts, owners, offset = [], {}, 0
+        for seg in generation.segments:
+            key = SegmentReader.id_of(seg.path)
+            opened[key] = self._opened.get(key) or _Opened.open(seg, self.settings.hnsw_ef_search)
+            segment = opened[key]
+            live_ids = tuple(d for d in segment.headers if d not in seg.deleted_documents)
+            owners.update((d, segment.reader) for d in live_ids)
+            parts.append(_Part(segment, offset, seg.rows, seg.live_mask(), live_ids))
+            offset += seg.rows
+        self._opened = opened  # segments no longer listed close when the last search using them ends
+        stats = CollectionStats.of([(p.opened.lengths, p.live) for p in parts])
+        return _Loaded(generation.name, tuple(parts), LazyDocuments(owners), stats)
 
     @property
-    def documents(self) -> dict[str, Document]:
+    def documents(self) -> Mapping[str, Document]:
+        """The live documents by id, text included (each read from disk when asked)."""
         return self.load()._loaded.documents
 
     @property
     def chunks(self) -> list[Chunk]:
-        return self.load()._loaded.chunks
+        """Every live chunk, in order, read from disk (heavy: for tests and tools)."""
+        out = []
+        for part in self.load()._loaded.parts:
+            rows = np.flatnonzero(part.live) if part.live is not None else np.arange(part.rows)
+            found = part.opened.reader.chunks(rows.tolist())
+            out += [found[r] for r in rows.tolist()]
+        return out
 
     def passage_counts(self) -> dict[str, int]:
         """How many passages each document has in the index, by id."""
-        return {doc_id: len(rows) for doc_id, rows in self.load()._loaded.rows_of.items()}
+        return {d: len(p.opened.rows_of.get(d, ())) for p in self.load()._loaded.parts for d in p.live_ids}
 
-    def _dense(self, loaded: _Loaded, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+    def _dense(self, loaded: _Loaded, query: str, n: int, allowed: list[np.ndarray | None]) -> dict[int, float]:
         vector = self.embedder.encode_queries([query])
-        index = loaded.faiss_index
-        if allowed is None:
-            scores, rows = index.search(vector, n)
-        else:
-            scores, rows = index.search(vector, n, params=_only(index, allowed, self.settings.hnsw_ef_search))
-        scores = dense_similarity(index, scores)
-        return {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0}
+        found: dict[int, float] = {}
+        for part, mask in zip(loaded.parts, allowed, strict=True):
+            count = part.rows if mask is None else int(mask.sum())
+            if not count:
+                continue
+            index = part.opened.faiss_index
+            if mask is None:
+                scores, rows = index.search(vector, min(n, count))
+            else:
+                params, _keep = _selector(index, mask, self.settings.hnsw_ef_search)
+                scores, rows = index.search(vector, min(n, count), params=params)
+            scores = dense_similarity(index, scores)
+            found.update((part.offset + int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0)
+        return _best(found, n)
 
-    def _lexical(self, loaded: _Loaded, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        terms = [t for t in lexical_tokens(query) if t in loaded.vocab]
-        if loaded.bm25 is None or not terms:
+    def _lexical(self, loaded: _Loaded, query: str, n: int, allowed: list[np.ndarray | None]) -> dict[int, float]:
+        pairs = [(p, m) for p, m in zip(loaded.parts, allowed, strict=True) if p.opened.lexical is not None]
+        if not pairs:
             return {}
-        mask = None
-        if allowed is not None:
-            mask = np.zeros(len(loaded.chunks), dtype=np.float32)
-            mask[allowed] = 1.0
-        rows, scores = loaded.bm25.retrieve([terms], k=n, show_progress=False, n_threads=1, weight_mask=mask)
-        return {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if s > 0}
+        terms = lexical_tokens(query)
+        scored = bm25_scores([(p.opened.lexical, p.live) for p, _ in pairs], terms, loaded.stats)
+        found: dict[int, float] = {}
+        for (part, mask), scores in zip(pairs, scored, strict=True):
+            if mask is not None:
+                scores = np.where(mask, scores, 0.0)
+            rows = np.flatnonzero(scores > 0)
+            if len(rows) > n:
+                rows = rows[np.argpartition(-scores[rows], n - 1)[:n]]
+            found.update((part.offset + int(r), float(scores[r])) for r in rows)
+        return _best(found, n)
 
     def search(
         self, query: str, k: int | None = None, mode: str = "hybrid", where: Filter | None = None
@@ -147,8 +227,9 @@ class Retriever:
         if k < 1:
             raise InputError("k must be at least 1")
         loaded = self.load()._loaded
-        allowed = loaded.allowed_rows(where)
-        n = min(max(self.settings.candidates, k), len(loaded.chunks) if allowed is None else len(allowed))
+        allowed = loaded.allowed(where)
+        total = sum(p.rows if m is None else int(m.sum()) for p, m in zip(loaded.parts, allowed, strict=True))
+        n = min(max(self.settings.candidates, k), total)
         if n == 0:
             return []
         dense = self._dense(loaded, query, n, allowed) if mode in ("hybrid", "dense") else {}
@@ -162,4 +243,18 @@ class Retriever:
         else:
             fused = fuse_minmax(dense, lexical, self.settings.alpha)
         best = sorted(fused, key=lambda r: (-fused[r], r))[:k]
-        return [Hit(loaded.chunks[r], float(fused[r]), dense.get(r), lexical.get(r)) for r in best]
+        chunks = self._chunks(loaded, best)
+        return [Hit(chunks[r], float(fused[r]), dense.get(r), lexical.get(r)) for r in best]
+
+    @staticmethod
+    def _chunks(loaded: _Loaded, rows: list[int]) -> dict[int, Chunk]:
+        """The chunks of global ``rows``, read from their segments."""
+        by_part: dict[int, list[int]] = {}
+        for row in rows:
+            i, local = loaded.part_of(row)
+            by_part.setdefault(i, []).append(local)
+        out: dict[int, Chunk] = {}
+        for i, local_rows in by_part.items():
+            part = loaded.parts[i]
+            out.update((part.offset + r, c) for r, c in part.opened.reader.chunks(local_rows).items())
+        return out

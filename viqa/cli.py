@@ -1,5 +1,5 @@
-"""The ``viqa`` command line: ingest, search, ask, chat, collections, delete, eval, serve. Errors print one line and
-exit non-zero."""
+"""The ``viqa`` command line: ingest, search, ask, chat, collections, delete, compact, eval, serve. Errors print one
+line and exit non-zero."""
 
 from __future__ import annotations
 
@@ -156,6 +156,19 @@ def delete(
     coll = _collection(collection)
     report = delete_documents(coll, doc_ids, _embedder(), get_settings())
     typer.echo(f"{coll.name}: {report.summary()}")
+
+
+@app.command()
+@user_errors
+def compact(collection: CollectionOpt = None) -> None:
+    """Merge a collection's segments into one, dropping deleted passages (nothing is embedded again)."""
+    from viqa.index.ingest import compact as merge
+
+    coll = _collection(collection)
+    started = time.perf_counter()
+    done = merge(coll, get_settings())
+    typer.echo(f"{coll.name}: {done.segments_before} segments → {done.segments_after}, {done.dropped_rows} deleted"
+               f" passages dropped; {done.chunks} passages ({time.perf_counter() - started:.1f} s)")
 
 
 @app.command()

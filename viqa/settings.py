@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(default=32, ge=2, description="HNSW graph degree.")
     hnsw_ef_construction: int = Field(default=80, ge=1, description="HNSW build breadth.")
     hnsw_ef_search: int = Field(default=512, ge=1, description="HNSW search breadth: recall against cost.")
+    max_segments: int = Field(
+        default=10, ge=1, description="Segments a collection holds at most: an ingest that would make more folds the"
+        " smallest into its new segment (their stored vectors reused). `viqa compact` folds them all into one."
+    )
+    delete_purges: bool = Field(
+        default=True, description="A delete also rewrites the segments that held the deleted documents, from their"
+        " stored vectors, so that their text leaves the disk at once; false: it writes tombstones only, and the text"
+        " stays on disk until `viqa compact`."
+    )
     max_loaded_collections: int = Field(
         default=8, ge=1, description="Collections a Pipeline holds in memory; the least recently used is unloaded."
     )

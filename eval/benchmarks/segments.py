@@ -6,8 +6,9 @@
 - ``add``: the seconds to ingest the sample report (about 60 KB) into a collection of ``--chunks`` synthetic
   passages, in a fresh child process; with ``--real`` through the e5 embedder, else through the tests'
   ``FakeEmbedder`` (then the seconds are the store's and the chunker's alone). Embedding time is timed apart.
-- ``idf``: BM25's IDF is per segment. Top-10 overlap of lexical and hybrid search over one collection written
-  as ``--segments`` segments against the same collection compacted into one.
+- ``idf``: a collection written as two segments (``--second`` chunks in the second) against the same collection
+  compacted into one: top-10 agreement of lexical and hybrid search, scored as the Retriever scores (BM25 with the
+  collection's statistics) and as per-segment bm25s statistics would score.
 
 Synthetic passages are real sentences (the sample report, the training contexts) recombined, 20 to a document,
 with vectors exactly as ``tests.fakes.FakeEmbedder`` makes them; the collection is written in one commit.
@@ -114,11 +115,11 @@ def write_collection(settings: Settings, name: str, state: IndexState, embedder_
 
 
 def _memory() -> dict[str, float]:
-    """This process's resident memory in MB: all of it, anonymous, and file-backed."""
+    """This process's resident memory in MB: all of it, anonymous, file-backed, and its peak."""
     out = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile"):
+        if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
             out[key] = int(value.split()[0]) / 1024
     return out
 
@@ -159,14 +160,13 @@ def child_load(home: Path, name: str) -> dict:
         times.append((time.perf_counter() - started) * 1000)
     gc.collect()
     after = _memory()
+    after.pop("VmHWM"), before.pop("VmHWM")
     return {"load_s": round(load_s, 2), "search_ms_median": round(float(np.median(times)), 1),
             "hits": len(hits), **{f"{k}_mb": round(after[k] - before[k], 1) for k in after}}
 
 
 def child_add(home: Path, name: str, real: bool) -> dict:
     """Ingest the sample report into collection ``name``, timed, with the embedding timed apart."""
-    import resource
-
     from viqa.index.ingest import ingest_paths
 
     settings = Settings(home=home)
@@ -179,6 +179,11 @@ def child_add(home: Path, name: str, real: bool) -> dict:
         from tests.fakes import FakeEmbedder
 
         embedder = FakeEmbedder()
+    from viqa.index.chunking import chunk_document
+    from viqa.text.segment import lexical_tokens
+
+    warm = Document("warm", "warm", "upload:warm", "Khởi động. Tỉnh có 21 xã.", "warm")  # load underthesea first:
+    lexical_tokens(chunk_document(warm, settings.chunk_syllables, 1)[0].clean)  # a server has, a first CLI run not
     embed_s = [0.0]
     encode = embedder.encode_passages
 
@@ -190,14 +195,13 @@ def child_add(home: Path, name: str, real: bool) -> dict:
             embed_s[0] += time.perf_counter() - started
 
     embedder.encode_passages = timed_encode  # type: ignore[method-assign]
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_before = _memory()["VmHWM"]
     started = time.perf_counter()
     report = ingest_paths(Collection(settings.collections_dir, name), [SAMPLE_DIR], embedder, settings)
     total = time.perf_counter() - started
     return {"total_s": round(total, 2), "embed_s": round(embed_s[0], 2), "other_s": round(total - embed_s[0], 2),
-            "added": report.added, "chunks": report.chunks, "embedder": embedder.id,
-            "peak_rss_mb_before": round(rss_before), "peak_rss_mb": round(
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "added": report.added, "collection_chunks": report.chunks, "embedder": embedder.id,
+            "peak_rss_mb_before": round(rss_before), "peak_rss_mb": round(_memory()["VmHWM"])}
 
 
 def _disk_mb(path: Path) -> float:
@@ -236,41 +240,88 @@ def add(chunks: int, home: Path, real: bool) -> None:
     print(json.dumps({"chunks": chunks, **result}))
 
 
-def idf(chunks: int, segments: int, home: Path) -> None:
-    """Top-10 of one collection in ``segments`` segments against the same documents compacted into one."""
+def _split_state(state: IndexState, second: int) -> tuple[IndexState, IndexState]:
+    """``state``'s documents in two parts, the second holding the last ``second`` chunks' documents."""
+    cut = len(state.chunks) - second
+    first_docs = {c.doc_id for c in state.chunks[:cut]}
+
+    def part(keep) -> IndexState:
+        rows = [i for i, c in enumerate(state.chunks) if keep(c.doc_id)]
+        return IndexState({k: d for k, d in state.documents.items() if keep(k)}, [state.chunks[i] for i in rows],
+                          state.vectors[rows], [state.tokens[i] for i in rows])
+
+    return part(lambda d: d in first_docs), part(lambda d: d not in first_docs)
+
+
+def _per_segment_bm25(retriever, terms: list[str], n: int) -> dict[int, float]:
+    """What BM25 gives when each segment scores with its own statistics (bm25s's own retrieve, per segment)."""
+    import bm25s
+
+    found: dict[int, float] = {}
+    for part in retriever._loaded.parts:
+        bm25 = bm25s.BM25.load(str(part.opened.reader.folder / "bm25"), show_progress=False)
+        known = [t for t in terms if t in bm25.vocab_dict]
+        if known:
+            rows, scores = bm25.retrieve([known], k=min(n, part.rows), show_progress=False, n_threads=1)
+            found.update((part.offset + int(r), float(v)) for r, v in zip(rows[0], scores[0], strict=True) if v > 0)
+    return dict(sorted(found.items(), key=lambda x: (-x[1], x[0]))[:n])
+
+
+def idf(chunks: int, second: int, home: Path) -> None:
+    """Top-10 over a collection written as two segments (the last ``second`` chunks' documents in the second)
+    against the same collection compacted into one: as the Retriever scores (collection-wide BM25 statistics),
+    and as per-segment bm25s statistics would."""
     from tests.fakes import FakeEmbedder
-    from viqa.index.ingest import compact
+    from viqa.index.ingest import chunking_of, compact
+    from viqa.index.store import NewSegment
+    from viqa.qa.fusion import fuse_minmax
     from viqa.qa.retrieval import Retriever
+    from viqa.text.segment import lexical_tokens
 
     settings = Settings(home=home)
     embedder = FakeEmbedder()
-    state = synthetic_state(chunks)
-    ids = list(state.documents)
-    per = -(-len(ids) // segments)
-    coll = Collection(settings.collections_dir, "idf")
-    from viqa.index.ingest import ingest_documents
-
-    for i in range(segments):  # one ingest per slice of the documents: one segment each
-        ingest_documents(coll, [state.documents[d] for d in ids[i * per:(i + 1) * per]], embedder, settings)
+    first, last = _split_state(synthetic_state(chunks), second)
+    coll = write_collection(settings, "idf", first, FakeEmbedder.id)
+    manifest = {"embedder": FakeEmbedder.id, "dim": DIM, "chunking": chunking_of(settings)}
+    with coll.writing():
+        with coll.reading() as folder:
+            keep = list(coll.generation(folder).segments)
+        coll.commit_change(keep, NewSegment(last), manifest, settings)
     queries = QUERIES + [" ".join(s.split()[:6]) for s in sentence_pool(seed=11)[:90]]
-    def top(mode: str) -> list[list[str]]:
-        r = Retriever(coll, embedder, settings)
-        return [[h.chunk.chunk_id for h in r.search(q, k=10, mode=mode)] for q in queries]
 
-    split = {mode: top(mode) for mode in ("bm25", "hybrid")}
-    listed = len(coll.manifest()["segments"])
+    def top(kind: str) -> list[list[str]]:
+        r = Retriever(coll, embedder, settings).load()
+        out = []
+        for q in queries:
+            if kind in ("bm25", "hybrid"):
+                out.append([h.chunk.chunk_id for h in r.search(q, k=10, mode=kind)])
+                continue
+            n = settings.candidates
+            lexical = _per_segment_bm25(r, lexical_tokens(q), n)
+            fused = lexical if kind == "bm25 per segment" else fuse_minmax(
+                r._dense(r._loaded, q, n, r._loaded.allowed(None)), lexical, settings.alpha)
+            best = sorted(fused, key=lambda x: (-fused[x], x))[:10]
+            found = r._chunks(r._loaded, best)
+            out.append([found[x].chunk_id for x in best])
+        return out
+
+    kinds = ("bm25", "hybrid", "bm25 per segment", "hybrid per segment")
+    split = {kind: top(kind) for kind in kinds}
+    sizes = [s["rows"] for s in coll.manifest()["segments"]]
     compact(coll, settings)
-    whole = {mode: top(mode) for mode in ("bm25", "hybrid")}
-    print(f"{chunks} chunks ({len(ids)} documents) in {listed} segments against 1, {len(queries)} queries:")
-    out = {"chunks": chunks, "segments": listed, "queries": len(queries)}
-    for mode in ("bm25", "hybrid"):
-        overlap = np.mean([len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(split[mode], whole[mode], strict=True)])
-        same_top1 = np.mean([a[:1] == b[:1] for a, b in zip(split[mode], whole[mode], strict=True)])
-        same = np.mean([a == b for a, b in zip(split[mode], whole[mode], strict=True)])
-        print(f"  {mode}: top-10 overlap {overlap:.3f}, same top-1 {same_top1:.3f}, identical top-10 {same:.3f}")
-        out[mode] = {"overlap10": round(float(overlap), 3), "top1": round(float(same_top1), 3),
-                     "identical10": round(float(same), 3)}
-    print(json.dumps(out))
+    whole = {kind: top(kind) for kind in ("bm25", "hybrid")}
+    print(f"{len(first.chunks) + len(last.chunks)} chunks as segments of {sizes} against one, {len(queries)} queries,"
+          " top-10 against the one segment's:")
+    out: dict = {"segments": sizes, "queries": len(queries)}
+    for kind in kinds:
+        ref = whole[kind.split()[0]]
+        pairs = list(zip(split[kind], ref, strict=True))
+        overlap = float(np.mean([len(set(a) & set(b)) / max(len(b), 1) for a, b in pairs]))
+        top1 = float(np.mean([a[:1] == b[:1] for a, b in pairs]))
+        same = float(np.mean([a == b for a, b in pairs]))
+        print(f"  {kind:>18}: overlap {overlap:.3f}, same top-1 {top1:.3f}, identical ranking {same:.3f}")
+        out[kind] = {"overlap10": round(overlap, 3), "top1": round(top1, 3), "identical10": round(same, 3)}
+    print(json.dumps(out, ensure_ascii=False))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -278,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("what", choices=["ram", "add", "idf", "child-load", "child-add"])
     p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     p.add_argument("--chunks", type=int, default=None)
-    p.add_argument("--segments", type=int, default=2)
+    p.add_argument("--second", type=int, default=None, help="idf: chunks in the second segment (default: half)")
     p.add_argument("--real", action="store_true", help="add: embed with e5 (the model cache of VIQA_HOME)")
     a = p.parse_args(argv)
     if a.what == "child-load":
@@ -296,7 +347,8 @@ def main(argv: list[str] | None = None) -> None:
         elif a.what == "add":
             add(a.chunks or 100_000, home, a.real)
         else:
-            idf(a.chunks or 20_000, a.segments, home)
+            chunks = a.chunks or 20_000
+            idf(chunks, chunks // 2 if a.second is None else a.second, home)
 
 
 if __name__ == "__main__":

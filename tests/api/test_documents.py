@@ -265,8 +265,9 @@ def test_a_pdf_upload_lists_its_pages_and_serves_each_page_with_the_span_highlig
 def test_of_several_files_those_that_cannot_be_read_are_listed_in_the_job_and_the_others_indexed(
     client: TestClient, fake_pipeline: FakePipeline
 ) -> None:
-    job = _upload_and_wait(client, files=[("file", ("gia.txt", PETROL.encode())), ("file", ("rong.txt", b"  \n")),
-                                          ("file", ("hong.pdf", b"%PDF-1.7 cut")), ("file", ("emoji.txt", "🎉".encode()))])
+    files = [("gia.txt", PETROL.encode()), ("rong.txt", b"  \n"), ("hong.pdf", b"%PDF-1.7 cut"),
+             ("emoji.txt", "🎉".encode())]
+    job = _upload_and_wait(client, files=[("file", f) for f in files])
     assert job["status"] == "done" and job["report"]["added"] == ["gia"]
     failed = job["report"]["failed"]
     assert set(failed) == {"rong.txt", "hong.pdf", "emoji.txt"} and "empty" in failed["rong.txt"]

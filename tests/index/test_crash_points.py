@@ -1,7 +1,8 @@
-"""Crash-point testing, as SQLite and ALICE do it: every write step of a commit (file writes, fsyncs, renames,
-the CURRENT swap, the removal of the retired generation) is failed, torn, hit by a full disk, or the process is
-really killed there, in turn; after each, a fresh Collection and Retriever open on exactly the old or the new
-generation, never a mix, and the next start removes what was left."""
+"""Crash-point testing, as SQLite and ALICE do it: every write step of a commit (the new segment's files, the new
+generation's tombstones and manifest, fsyncs, renames, the CURRENT swap, the removal of the retired generation) is
+failed, torn, hit by a full disk, or the process is really killed there, in turn; after each, a fresh Collection
+and Retriever open on exactly the old or the new generation, never a mix, and the next start removes what was
+left."""
 
 from __future__ import annotations
 
@@ -108,6 +109,13 @@ def _steps(coll: Collection, pristine: Path, embedder: FakeEmbedder, settings,
     return recorder.steps
 
 
+def _on_disk(coll: Collection) -> list[str]:
+    """What a collection folder holds when nothing is left over: the lock, CURRENT, the live generation and the
+    segments it lists."""
+    live = coll.current_generation()
+    return sorted([".lock", "CURRENT", live.name, *(s.name for s in coll.generation(live).segments)])
+
+
 def _swap_index(steps: list[tuple[str, Path]]) -> int:
     return next(i for i, (what, path) in enumerate(steps) if what == "replace" and path.name == "CURRENT")
 
@@ -131,8 +139,7 @@ def _assert_opens_on(coll: Collection, expected: dict[str, str], embedder: FakeE
 
 def _assert_next_start_cleans_up_and_works(coll: Collection, embedder: FakeEmbedder, settings) -> None:
     assert Collection(coll.path.parent, coll.name).recover()
-    live = coll.current_generation().name
-    assert sorted(p.name for p in coll.path.iterdir()) == sorted([".lock", "CURRENT", live])
+    assert sorted(p.name for p in coll.path.iterdir()) == _on_disk(coll)
     _commit_the_changes(coll, embedder, settings)
     _assert_opens_on(coll, NEW, embedder, settings)
 
@@ -141,20 +148,25 @@ def test_a_commit_has_these_write_steps_in_this_order(
     old_collection, fake_embedder: FakeEmbedder, settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     coll, pristine = old_collection
+    old_segment = coll.manifest()["segments"][0]["name"]
     steps = _steps(coll, pristine, fake_embedder, settings, monkeypatch)
     kinds = [what for what, _ in steps]
-    tmp = steps[0][1]
-    assert kinds[0] == "mkdir" and tmp.name.startswith(".tmp-gen-")
-    assert [p.name for what, p in steps if what == "write"] == [
-        "meta.sqlite", "vectors.npy", "dense.faiss", "bm25", "manifest.json", "CURRENT.tmp"
+    tmp_seg = steps[0][1]
+    tmp_gen = next(p for what, p in steps if what == "mkdir" and p.name.startswith(".tmp-gen-"))
+    assert kinds[0] == "mkdir" and tmp_seg.name.startswith(".tmp-seg-")
+    assert [p.name for what, p in steps if what == "write"] == [  # the segment, then the generation
+        "meta.sqlite", "vectors.npy", "dense.faiss", "bm25", "lengths.npy", "segment.json",
+        f"{old_segment}.deleted.npy", "manifest.json", "CURRENT.tmp"  # "a" is replaced: its old rows are tombstones
     ]
-    written = {p for p in tmp.rglob("*")} if tmp.exists() else set()
-    assert not written  # (the temp folder is gone: it became the generation)
-    fsynced = [p for what, p in steps if what == "fsync" and tmp in p.parents]
-    assert {p.name for p in fsynced} >= {"meta.sqlite", "vectors.npy", "dense.faiss", "manifest.json"}
-    assert any(p.parent.name == "bm25" for p in fsynced)
-    rename = kinds.index("rename")
-    assert steps[rename - 1] == ("fsync-dir", tmp) and steps[rename + 1] == ("fsync-dir", coll.path)
+    assert not tmp_seg.exists() and not tmp_gen.exists()  # (the temp folders are gone: they were renamed)
+    for tmp, files in ((tmp_seg, {"meta.sqlite", "vectors.npy", "dense.faiss", "lengths.npy", "segment.json"}),
+                       (tmp_gen, {f"{old_segment}.deleted.npy", "manifest.json"})):
+        fsynced = [p for what, p in steps if what == "fsync" and tmp in p.parents]
+        assert {p.name for p in fsynced} >= files
+        rename = steps.index(("rename", coll.path / tmp.name.removeprefix(".tmp-")))
+        assert steps[rename - 1] == ("fsync-dir", tmp) and steps[rename + 1] == ("fsync-dir", coll.path)
+    assert any(p.parent.name == "bm25" for what, p in steps if what == "fsync")
+    assert kinds.index("rename") < kinds.index("mkdir", 1)  # the segment is whole before the generation is begun
     swap = _swap_index(steps)
     assert steps[swap - 1][0] == "fsync" and steps[swap - 1][1].name == "CURRENT.tmp"
     assert steps[swap + 1] == ("fsync-dir", coll.path)
@@ -189,7 +201,7 @@ def test_every_rename_of_a_commit_is_followed_by_an_fsync_of_the_collection_fold
     ingest_documents(coll, _documents(CHANGES), fake_embedder, settings)
     monkeypatch.undo()
     renames = [i for i, (what, path) in enumerate(events) if what == "rename" and Path(path).parent == coll.path]
-    assert len(renames) == 4  # two generation renames, two CURRENT swaps
+    assert len(renames) == 6  # two segment renames, two generation renames, two CURRENT swaps
     for i in renames:
         following = events[i + 1 :]
         until = next((j for j, (what, _) in enumerate(following) if what == "rename"), len(following))
@@ -233,7 +245,7 @@ def test_a_write_torn_halfway_at_any_step_opens_on_exactly_the_old_or_the_new_ge
     coll, pristine = old_collection
     steps = _steps(coll, pristine, fake_embedder, settings, monkeypatch)
     writes = [i for i, (what, _) in enumerate(steps) if what == "write"]
-    assert len(writes) == 6
+    assert len(writes) == 9
     for at in writes:
         _restore(coll, pristine)
         monkeypatch.setattr(store, "IO", _Faulty(at, "torn"))
@@ -252,13 +264,13 @@ def test_a_full_disk_at_any_write_step_is_one_line_and_leaves_nothing_behind(
     swap = _swap_index(steps)
     for at in range(len(steps)):
         _restore(coll, pristine)
-        live = coll.current_generation().name
+        before = _on_disk(coll)
         monkeypatch.setattr(store, "IO", _Faulty(at, "enospc"))
         if at <= swap:
             with pytest.raises(ViqaError, match="No space left on device") as caught:
                 _commit_the_changes(coll, fake_embedder, settings)
             assert "\n" not in str(caught.value) and str(coll.path) in str(caught.value)
-            assert sorted(p.name for p in coll.path.iterdir()) == sorted([".lock", "CURRENT", live]), steps[at]
+            assert sorted(p.name for p in coll.path.iterdir()) == before, steps[at]
         else:  # the new generation is live: a failed flush or removal after it is logged, not an error
             _commit_the_changes(coll, fake_embedder, settings)
         monkeypatch.setattr(store, "IO", StoreIO())

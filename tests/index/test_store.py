@@ -21,6 +21,21 @@ def _collection(settings) -> Collection:
     return Collection(settings.collections_dir, "test")
 
 
+def _meta_of(coll: Collection, doc_id: str) -> Path:
+    """The meta.sqlite of the live segment that holds ``doc_id``."""
+    import sqlite3
+
+    for entry in coll.manifest()["segments"]:
+        meta = coll.path / entry["name"] / "meta.sqlite"
+        con = sqlite3.connect(meta)
+        try:
+            if con.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone():
+                return meta
+        finally:
+            con.close()
+    raise AssertionError(f"no live segment holds {doc_id!r}")
+
+
 def test_reingesting_an_unchanged_file_is_skipped(settings, fake_embedder, sample_copy: Path) -> None:
     coll = _collection(settings)
     first = ingest_paths(coll, [sample_copy], fake_embedder, settings)
@@ -167,7 +182,7 @@ def test_dates_and_tags_survive_the_store_and_old_generations_read_without_them(
     coll = _collection(settings)
     doc = Document("d", "D", "d.txt", "Một câu. Hai câu.", "sha", "2023-11-30", ("a", "b"))
     ingest_documents(coll, [doc], fake_embedder, settings)
-    meta = coll.current_generation() / "meta.sqlite"
+    meta = _meta_of(coll, "d")
     assert read_meta(meta)[0]["d"] == doc
     con = sqlite3.connect(meta)
     con.executescript("ALTER TABLE documents DROP COLUMN date; ALTER TABLE documents DROP COLUMN tags;")
@@ -191,17 +206,16 @@ def test_pages_and_the_pdf_source_survive_later_generations_and_old_ones_read_wi
     ingest_documents(coll, [pdf], fake_embedder, settings)
     other = Document("t", "T", "t.txt", "Một văn bản khác.", "sha-t")
     ingest_documents(coll, [other], fake_embedder, settings)  # a new generation, written without pdf.source
-    meta = coll.current_generation() / "meta.sqlite"
-    stored = read_meta(meta)[0]["p"]
+    stored = read_meta(_meta_of(coll, "p"))[0]["p"]
     assert (stored.pages, stored.format, stored.source) == ((0, 11), "pdf", None)
     assert coll.source("p") == b"%PDF-bytes" and coll.source("t") is None
     delete_documents(coll, ["t"], fake_embedder, settings)
     assert coll.source("p") == b"%PDF-bytes"
     with pytest.raises(NotFoundError, match="no document 'x'"):
         coll.source("x")
-    con = sqlite3.connect(coll.current_generation() / "meta.sqlite")
+    con = sqlite3.connect(_meta_of(coll, "p"))
     con.executescript("ALTER TABLE documents DROP COLUMN pages; ALTER TABLE documents DROP COLUMN format;"
                       " DROP TABLE sources;")
     con.close()
-    old = read_meta(coll.current_generation() / "meta.sqlite")[0]["p"]
+    old = read_meta(_meta_of(coll, "p"))[0]["p"]
     assert (old.pages, old.format, old.text) == ((), "text", pdf.text) and coll.source("p") is None
