@@ -239,9 +239,10 @@ def ingest_documents(
                                     max_syllables=settings.max_chunk_syllables)
         ]
         log.info("embedding %d passages from %d documents", len(new_chunks), len(todo))
-        vectors = embedder.encode_passages([c.clean for c in new_chunks], progress=progress)
-        state = IndexState({d.doc_id: d for d in todo}, new_chunks, vectors,
-                           [lexical_tokens(c.clean) for c in new_chunks])
+        texts = [c.clean for c in new_chunks]
+        vectors = embedder.encode_passages(texts, progress=progress)
+        tokens = [lexical_tokens(t) for t in tqdm(texts, desc="words", unit="passage", disable=not progress)]
+        state = IndexState({d.doc_id: d for d in todo}, new_chunks, vectors, tokens)
         previous = tuple(s.path / "meta.sqlite" for s in live.segments)  # where PDF sources may be copied from
         keep, folded = ([], ()) if rechunk else _fold_smallest(live.without({d.doc_id for d in todo}), settings)
         new = NewSegment(state, folded, previous)

@@ -7,6 +7,7 @@ sentence-transformers; both give the same vectors to within 1e-5, so one index s
 from __future__ import annotations
 
 import json
+import random
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,11 +115,13 @@ class Embedder:
 
     def _encode_onnx(self, texts: list[str], progress: bool, session) -> np.ndarray:
         """Mean-pooled, normalised vectors. Texts are tokenized once and batched by token length, so little
-        padding is computed; the progress bar counts tokens computed, so its estimate holds as batches lengthen."""
+        padding is computed; the batches run in a shuffled order and the progress bar counts their tokens, so its
+        estimate of the time left holds from the start."""
         from tqdm.auto import tqdm
 
         ids = self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
         batches = length_batches([len(i) for i in ids], self.batch_size)
+        random.Random(0).shuffle(batches)  # any stretch of the run is then like the whole: the ETA holds
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         costs = [len(batch) * max(len(ids[i]) for i in batch) for batch in batches]
         with tqdm(total=sum(costs), disable=not progress, desc="Embedding", unit="tok", unit_scale=True,
