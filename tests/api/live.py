@@ -7,7 +7,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,26 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+
+def offline_page(browser, base_url: str, record: Callable[[object], None], errors: list[str], timeout_ms: int):
+    """(context, page) of a fresh Chromium context in which every request is passed to ``record`` and those not to
+    ``base_url`` are aborted; the page's script and console errors go to ``errors``. Close the context after."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN", service_workers="block")
+    context.set_default_timeout(timeout_ms)
+
+    def route(r) -> None:
+        record(r.request)
+        if r.request.url.startswith(base_url + "/"):
+            r.continue_()
+        else:
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return context, page
+
 
 def chromium_path() -> str | None:
     """Debian's chromium (or ``$VIQA_CHROMIUM``), if installed."""

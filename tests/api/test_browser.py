@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.api.live import serving
+from tests.api.live import offline_page, serving
 from tests.fakes import FakeIndex, FakePipeline, make_document
 from tests.paths import SAMPLE
 from viqa.api.main import create_app
@@ -54,20 +54,8 @@ def recorded() -> Recorded:
 @pytest.fixture
 def page(browser: sync_api.Browser, base_url: str, recorded: Recorded) -> Iterator[sync_api.Page]:
     """A fresh page on ``/`` that records every request and aborts any not to the test server."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN", service_workers="block")
-    context.set_default_timeout(TIMEOUT_MS)
-
-    def route(r: sync_api.Route) -> None:
-        recorded.urls.append(r.request.url)
-        if r.request.url.startswith(base_url + "/"):
-            r.continue_()
-        else:
-            r.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.on("pageerror", lambda error: recorded.errors.append(str(error)))
-    page.on("console", lambda m: recorded.errors.append(m.text) if m.type == "error" else None)
+    context, page = offline_page(browser, base_url, lambda request: recorded.urls.append(request.url),
+                                 recorded.errors, TIMEOUT_MS)
     page.goto(base_url + "/")
     sync_api.expect(page.locator("#status")).to_have_text("Sẵn sàng")
     yield page

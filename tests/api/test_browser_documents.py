@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.api.live import serving
+from tests.api.live import offline_page, serving
 from tests.api.test_browser import TIMEOUT_MS
 from tests.fakes import REPORT_TEXT, FakeIndex, FakePipeline, make_document
 from viqa.api.main import create_app
@@ -64,20 +64,8 @@ def errors() -> list[str]:
 @pytest.fixture
 def page(browser: sync_api.Browser, base_url: str, urls: list[str], errors: list[str]) -> Iterator[sync_api.Page]:
     """The page at ``/``, its documents listed; requests to other hosts are recorded and aborted."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN", service_workers="block")
-    context.set_default_timeout(TIMEOUT_MS)
-
-    def route(r: sync_api.Route) -> None:
-        urls.append(f"{r.request.method} {r.request.url}")
-        if r.request.url.startswith(base_url + "/"):
-            r.continue_()
-        else:
-            r.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    context, page = offline_page(browser, base_url, lambda request: urls.append(f"{request.method} {request.url}"),
+                                 errors, TIMEOUT_MS)
     page.goto(base_url + "/")
     expect(page.locator("#document-rows tr")).to_have_count(1)
     yield page
