@@ -9,7 +9,7 @@ lock. Questions go first: a waiting batch gets the lock only when no question wa
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -190,10 +190,16 @@ class SerialPipeline:
         with self.lock:
             return self.pipeline.answer(question, collection, top_k, where=where)
 
-    def documents(self, collection: str) -> dict[str, Document]:
-        """The live documents of a collection; NotFoundError if it has no index."""
+    def documents(self, collection: str) -> Mapping[str, Document]:
+        """The live documents of a collection, each read when asked; NotFoundError if it has no index."""
         with self.lock:
-            return dict(self.pipeline.retriever(collection).documents)
+            return self.pipeline.retriever(collection).documents
+
+    def listing(self, collection: str) -> list[tuple[Document, int]]:
+        """(document without its text, its length in characters) of each live document of a collection, by id;
+        NotFoundError if it has no index."""
+        with self.lock:
+            return self.pipeline.retriever(collection).listing()
 
     def passage_counts(self, collection: str) -> dict[str, int]:
         """How many passages each live document of a collection has, by id; NotFoundError if it has no index."""

@@ -272,6 +272,10 @@ class SegmentReader:
             out.update((row[0], _chunk(row[1:12], row[12])) for row in found)
         return out
 
+    def sizes(self) -> dict[str, int]:
+        """Each document's length in characters, counted by SQLite (no text leaves the database)."""
+        return dict(self._query("SELECT doc_id, length(text) FROM documents"))
+
     def header(self, doc_id: str) -> Document | None:
         """Document ``doc_id`` without its text, None when the segment has none of that id."""
         found = self._query(f"SELECT {self._header} FROM documents WHERE doc_id = ?", (doc_id,))
@@ -331,6 +335,16 @@ class LazyDocuments(Mapping[str, Document]):
             while len(self._recent) > self._keep:
                 self._recent.popitem(last=False)
         return doc
+
+    def listing(self) -> list[tuple[Document, int]]:
+        """(document without its text, its length in characters) of every live document, by id: nothing read
+        but the segments' document tables."""
+        by_segment: dict[int, SegmentReader] = {id(r): r for r in self._owners.values()}
+        found: dict[str, tuple[Document, int]] = {}
+        for reader in by_segment.values():
+            headers, sizes = reader.headers(), reader.sizes()
+            found.update((d, (headers[d], sizes[d])) for d in headers if self._owners.get(d) is reader)
+        return [found[d] for d in sorted(found)]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._owners)

@@ -170,6 +170,10 @@ class Retriever:
         """The live documents by id, text included (each read from disk when asked)."""
         return self.load()._loaded.documents
 
+    def listing(self) -> list[tuple[Document, int]]:
+        """(document without its text, its length in characters) of every live document, by id."""
+        return self.load()._loaded.documents.listing()
+
     @property
     def chunks(self) -> list[Chunk]:
         """Every live chunk, in order, read from disk (heavy: for tests and tools)."""

@@ -101,7 +101,8 @@ class FakePipeline:
         name = collection or self.settings.default_collection
         docs = self._documents(name)
         return SimpleNamespace(documents=docs, collection=SimpleNamespace(name=name),
-                               passage_counts=lambda: {doc_id: 1 for doc_id in docs})
+                               passage_counts=lambda: {doc_id: 1 for doc_id in docs},
+                               listing=lambda: [(docs[d], len(docs[d].text)) for d in sorted(docs)])
 
     def _ranked(self, query: str, collection: str | None, where: Filter | None = None
                 ) -> list[tuple[int, Document, int, int]]:

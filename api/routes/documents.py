@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -81,14 +82,14 @@ def collections(settings: SettingsDep, _: ReadAuth) -> CollectionList:
 @router.get("/collections/{name}/documents", response_model=DocumentList)
 def list_documents(name: CollectionName, pipeline: PipelineDep, _: ReadAuth) -> DocumentList:
     """The documents of a collection, by id."""
-    docs = pipeline.documents(validate_name(name))
+    listing = pipeline.listing(validate_name(name))  # no document's text is read
     passages = pipeline.passage_counts(name)
     return DocumentList(
         collection=name,
-        documents=[DocumentSummary(doc_id=d.doc_id, title=d.title, chars=len(d.text), sha256=d.sha256, date=d.date,
+        documents=[DocumentSummary(doc_id=d.doc_id, title=d.title, chars=chars, sha256=d.sha256, date=d.date,
                                    tags=list(d.tags), format=d.format, pages=len(d.pages) or None,
                                    passages=passages.get(d.doc_id, 0))
-                   for d in sorted(docs.values(), key=lambda d: d.doc_id)],
+                   for d, chars in listing],
     )
 
 
@@ -145,7 +146,7 @@ def page_image(
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
-def _document(docs: dict[str, Document], collection: str, doc_id: str) -> Document:
+def _document(docs: Mapping[str, Document], collection: str, doc_id: str) -> Document:
     if doc_id not in docs:
         raise NotFoundError(f"no document {doc_id!r} in collection {collection!r}")
     return docs[doc_id]

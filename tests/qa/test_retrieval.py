@@ -52,3 +52,20 @@ def test_title_tags_and_dates_filter_as_documented(retriever: Retriever) -> None
 
 def test_a_filter_that_admits_nothing_finds_nothing(retriever: Retriever) -> None:
     assert retriever.search("xuất khẩu", where=Filter(doc_ids=frozenset({"khong-co"}))) == []
+
+
+def test_the_document_listing_reads_no_text(settings, fake_embedder, sample_copy, monkeypatch) -> None:
+    from viqa.index.ingest import ingest_paths
+    from viqa.index.segments import SegmentReader
+
+    coll = Collection(settings.collections_dir, "listing")
+    ingest_paths(coll, [sample_copy], fake_embedder, settings)
+    retriever = Retriever(coll, fake_embedder, settings).load()
+
+    def no_text(self, doc_id):
+        raise AssertionError("a listing read a document's text")
+
+    monkeypatch.setattr(SegmentReader, "document", no_text)
+    ((doc, chars),) = retriever.listing()
+    assert doc.doc_id == sample_copy.stem and doc.text == ""
+    assert chars == len(sample_copy.read_text(encoding="utf-8"))
