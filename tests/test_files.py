@@ -30,3 +30,19 @@ def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path: Path, monkeypa
         write_text_atomic(target, '{"null_threshold": ')
     assert target.read_text(encoding="utf-8") == '{"null_threshold": 3.07}'
     assert os.listdir(tmp_path) == ["reader.json"]
+
+
+def test_the_file_and_its_folder_reach_the_disk_before_it_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "job.json"
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_text_atomic(target, "{}")
+    assert synced == [str(tmp_path / ".job.json.tmp"), str(tmp_path)]

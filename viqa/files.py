@@ -1,4 +1,4 @@
-"""Writing files so that a reader, or a rerun after an interruption, never finds half of one."""
+"""Writing files so that a reader, a rerun after an interruption, or a power cut never finds half of one."""
 
 from __future__ import annotations
 
@@ -7,11 +7,20 @@ from pathlib import Path
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: readers never see half."""
+    """Write ``text`` to a temporary file beside ``path``, flush it to disk and rename it over ``path`` (the folder
+    flushed too): readers never see half, and once this returns the new file survives a power cut."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
     finally:
         tmp.unlink(missing_ok=True)
