@@ -598,6 +598,11 @@ class JobRegistry:
             self._jobs[job_id] = job
         self._prune()
 
+    def waiting(self) -> int:
+        """How many jobs are queued or running."""
+        with self._lock:
+            return sum(1 for j in self._jobs.values() if j.status in ("queued", "running"))
+
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)

@@ -25,6 +25,7 @@ NOT_IN_FINGERPRINT = {
     "cors_origins", "public_reads", "openai_sources", "allowed_hosts", "trusted_proxies", "max_loaded_collections",
     "ingest_worker", "ingest_threads", "ingest_nice", "ingest_worker_idle_s", "ingest_yield_questions", "jobs_keep",
     "job_max_attempts", "job_stop_s", "shutdown_grace_s", "delete_purges",
+    "max_waiting_jobs",
 }
 
 

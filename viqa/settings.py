@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest JSON request body.")
     max_upload_mb: float = Field(default=20.0, gt=0, description="Largest document upload (whole request).")
+    max_waiting_jobs: int = Field(
+        default=50, ge=1, description="Indexing jobs queued or running at most: more uploads or deletes get 503 with"
+        " Retry-After (each queued upload holds its documents in the journal).")
     cors_origins: list[str] = Field(default_factory=list, description='Allowed origins, e.g. ["http://localhost:3000"].')
     public_reads: bool = Field(default=True, description="Questions and listings need no key.")
     allowed_hosts: list[str] = Field(

@@ -21,7 +21,7 @@ from viqa.api.deps import (
     WriteAuth,
 )
 from viqa.api.errors import ERROR_RESPONSES, ApiError, ErrorOut
-from viqa.api.jobs import Job
+from viqa.api.jobs import Job, JobRegistry
 from viqa.api.schemas import (
     NAME_MAX_CHARS,
     NAME_PATTERN,
@@ -146,6 +146,13 @@ def page_image(
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
+def _check_room(jobs: JobRegistry, settings: Settings) -> None:
+    """503 with Retry-After when ``max_waiting_jobs`` jobs are already queued or running."""
+    if jobs.waiting() >= settings.max_waiting_jobs:
+        raise ApiError(503, "busy", f"{settings.max_waiting_jobs} indexing jobs are already waiting; try again later",
+                       {"Retry-After": "30"})
+
+
 def _document(docs: Mapping[str, Document], collection: str, doc_id: str) -> Document:
     if doc_id not in docs:
         raise NotFoundError(f"no document {doc_id!r} in collection {collection!r}")
@@ -214,6 +221,7 @@ async def upload_documents(
     refused unless ``replace``; the same content under another id: stored once). Poll the job. Of several files,
     those that cannot be read are listed in the job's ``report.failed`` and the others are indexed."""
     collection = Collection(settings.collections_dir, name)
+    _check_room(jobs, settings)
     uploaded, replace, refused = await _uploaded_documents(request, settings)
     limit = int(settings.max_file_mb * 2**20)
     documents = []
@@ -246,6 +254,7 @@ def delete_document(
     collection = Collection(settings.collections_dir, name)
     doc_id = validate_name(doc_id, "document")
     _document(pipeline.documents(collection.name), name, doc_id)
+    _check_room(jobs, settings)
     job = jobs.submit("delete", collection.name, doc_ids=[doc_id])
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job

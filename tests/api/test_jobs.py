@@ -8,7 +8,7 @@ import time
 import numpy as np
 from fastapi.testclient import TestClient
 
-from tests.fakes import FakeIndex, wait_for_job
+from tests.fakes import FakeIndex, running, wait_for_job
 from viqa.api.jobs import InThread, Job, JobRegistry
 from viqa.api.serial import SharedEmbedder
 from viqa.errors import InputError
@@ -108,3 +108,17 @@ def test_jobs_embed_in_batches_under_the_model_lock_so_queries_can_interleave() 
     assert inner.batches == [2, 2, 1]
     assert vectors[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 1.0]
     assert shared.encode_passages([]).shape == (0, 2)
+
+
+def test_past_max_waiting_jobs_an_upload_or_delete_is_503_with_retry_after(make_app, fake_index: FakeIndex) -> None:
+    fake_index.gate = threading.Event()
+    with running(make_app(max_waiting_jobs=2)) as client:
+        first = client.post(UPLOAD, json={"doc_id": "mot", "text": "Một."}).json()
+        second = client.post(UPLOAD, json={"doc_id": "hai", "text": "Hai."}).json()
+        refused = client.post(UPLOAD, json={"doc_id": "ba", "text": "Ba."})
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "30"
+        assert refused.json()["error"]["code"] == "busy"
+        assert client.delete(f"{UPLOAD}/bao-cao-thang-11").status_code == 503
+        fake_index.gate.set()
+        assert [wait_for_job(client, j["id"])["status"] for j in (first, second)] == ["done", "done"]
+        assert client.post(UPLOAD, json={"doc_id": "ba", "text": "Ba."}).status_code == 202
