@@ -33,7 +33,7 @@ from viqa.api.schemas import (
 )
 from viqa.api.uploads import document_from_file, document_from_json, with_metadata
 from viqa.errors import InputError, NotFoundError
-from viqa.index.ingest import check_words, source_name
+from viqa.index.ingest import check_words
 from viqa.index.store import Collection, list_collections, validate_name
 from viqa.settings import Settings
 from viqa.types import Document
@@ -159,10 +159,20 @@ def _document(docs: Mapping[str, Document], collection: str, doc_id: str) -> Doc
     return docs[doc_id]
 
 
+def _check_indexable(doc: Document, settings: Settings) -> None:
+    """413 for a document over ``max_file_mb``; InputError for one without words: refused at once, not as a
+    failed job."""
+    limit = int(settings.max_file_mb * 2**20)
+    size = len(doc.source) if doc.source is not None else len(doc.text.encode("utf-8"))
+    if size > limit:
+        raise ApiError(413, "payload_too_large", f"{doc.doc_id}: {size} bytes is over the {limit} byte limit")
+    check_words(doc)
+
+
 async def _uploaded_documents(request: Request, settings: Settings) -> tuple[list[Document], bool, dict[str, str]]:
     """The documents of a multipart (``file`` parts) or JSON (DocumentUpload) request body, whether they may
-    take the ids of other sources (``replace``), and the files of several that could not be read (name → reason;
-    InputError when a single file, or every file, cannot be)."""
+    take the ids of other sources (``replace``), and the files of several that cannot be indexed (name → reason;
+    InputError when a single file, or every file, cannot be; 413 for one over the size limit)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         async with request.form(max_files=100, max_fields=10) as form:
@@ -182,6 +192,7 @@ async def _uploaded_documents(request: Request, settings: Settings) -> tuple[lis
                 try:
                     doc = await run_in_threadpool(document_from_file, data, f.filename or "upload.txt", doc_id, title,
                                                  settings)
+                    _check_indexable(doc, settings)
                 except InputError as exc:
                     if len(files) == 1:
                         raise
@@ -189,7 +200,7 @@ async def _uploaded_documents(request: Request, settings: Settings) -> tuple[lis
                     continue
                 docs.append(with_metadata(doc, date, tag_list))
             if not docs:
-                raise InputError(f"none of the {len(files)} files can be read: " + "; ".join(refused.values()))
+                raise InputError(f"none of the {len(files)} files can be indexed: " + "; ".join(refused.values()))
             return docs, isinstance(replace, str) and replace.strip().lower() in ("1", "true", "yes", "on"), refused
     if content_type == "application/json":
         try:  # parsing first: pydantic's ValidationError is a ValueError too, and names the bad field
@@ -201,6 +212,7 @@ async def _uploaded_documents(request: Request, settings: Settings) -> tuple[lis
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
         doc = document_from_json(upload.text, upload.doc_id, upload.title)
+        _check_indexable(doc, settings)
         date = None if upload.date is None else upload.date.isoformat()
         return [with_metadata(doc, date, upload.tags)], upload.replace, {}
     raise ApiError(415, "unsupported_media_type", "send multipart/form-data (a 'file' part) or application/json")
@@ -222,23 +234,7 @@ async def upload_documents(
     those that cannot be read are listed in the job's ``report.failed`` and the others are indexed."""
     collection = Collection(settings.collections_dir, name)
     _check_room(jobs, settings)
-    uploaded, replace, refused = await _uploaded_documents(request, settings)
-    limit = int(settings.max_file_mb * 2**20)
-    documents = []
-    for doc in uploaded:
-        size = len(doc.source) if doc.source is not None else len(doc.text.encode("utf-8"))
-        if size > limit:
-            raise ApiError(413, "payload_too_large", f"{doc.doc_id}: {size} bytes is over the {limit} byte limit")
-        try:
-            check_words(doc)  # at once, not as a failed job
-        except InputError as exc:
-            if len(uploaded) + len(refused) == 1:
-                raise
-            refused[source_name(doc)] = str(exc)
-            continue
-        documents.append(doc)
-    if not documents:
-        raise InputError("none of the files can be indexed: " + "; ".join(refused.values()))
+    documents, replace, refused = await _uploaded_documents(request, settings)
     job = await run_in_threadpool(
         lambda: jobs.submit("ingest", collection.name, documents=documents, replace=replace, refused=refused))
     response.headers["Location"] = f"/v1/jobs/{job.id}"
