@@ -9,13 +9,16 @@ import sys
 import time
 from functools import wraps
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from viqa.errors import ViqaError
 from viqa.quiet import quiet_libraries, quiet_model_loading
 from viqa.settings import get_settings
+
+if TYPE_CHECKING:
+    from viqa.api.schemas import AskOut
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Question answering over Vietnamese documents, with exact citations.")
@@ -215,7 +218,8 @@ def ask(
     _print_answer(out)
 
 
-def _print_answer(out) -> None:
+def _print_answer(out: AskOut) -> None:
+    """The answer and its confidence, then each citation (its page, offsets and sentence); or why there is none."""
     if out.answer is None:
         typer.echo(f"{out.message} (confidence {out.confidence:.2f})")
         return
