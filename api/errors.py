@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from viqa.errors import InputError, NotFoundError, QuestionTooLongError, ReaderError, ViqaError
+from viqa.errors import InputError, NotFoundError, QuestionTooLongError, ReaderError, StoreUnavailableError, ViqaError
 
 log = logging.getLogger("viqa.api")
 
@@ -85,6 +85,9 @@ async def _on_viqa_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ReaderError):
         log.warning("the reader failed: %s", exc, exc_info=exc.__cause__)
         return error_response(422, "reader_error", exc.public)
+    if isinstance(exc, StoreUnavailableError):
+        log.error("%s", exc)
+        return error_response(503, "store_unavailable", exc.public, headers={"Retry-After": "5"})
     if getattr(exc, "needed_bytes", None) is not None:  # the store's StorageError: the disk, not the input
         log.error("%s", exc)
         return error_response(507, "insufficient_storage", exc.public)

@@ -8,6 +8,11 @@ service's model lock lets questions go first). At shutdown a running job stops b
 worker is killed after ``job_stop_s``: the commit is atomic, so nothing is lost but the work, and the job is still
 queued in the journal.
 
+Processes sharing a journal (the replicas of ``viqa serve --replicas N``) share it safely: one at a time, the
+holder of an exclusive flock on the ``<home>/jobs`` folder itself, runs the jobs and cleans the journal; the others
+journal what they are sent for it to run (it looks for new jobs every ``poll_s``), read jobs' states from the
+journal, and wait for the lock, to take over when the holder stops.
+
 >>> jobs = JobRegistry(InThread(lambda spec, cancel: IngestReport(added=[d.doc_id for d in spec.documents])))
 >>> jobs.start()
 >>> job = jobs.submit("ingest", "default", documents=[])
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import fcntl
 import inspect
 import json
 import logging
@@ -47,7 +53,7 @@ from viqa.api.serial import EmbedderLike, SharedEmbedder
 from viqa.errors import ViqaError
 from viqa.files import write_text_atomic
 from viqa.index.ingest import delete_documents, ingest_documents
-from viqa.index.store import Collection
+from viqa.index.stores import open_collection
 from viqa.settings import Settings
 from viqa.types import Document, IngestReport
 
@@ -56,6 +62,7 @@ log = logging.getLogger("viqa.api.jobs")
 JobKind = Literal["ingest", "delete"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 JOURNAL_FORMAT = 1
+STALE_S = 60.0  # a temp file or lone input younger than this may be another process's submit, still writing
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 _JOB_EXAMPLE = {
     "id": "5c0e4f9bd1e34c6f8f1c2a7b9d3e6a10", "kind": "ingest", "collection": "default", "status": "done",
@@ -145,7 +152,7 @@ class IndexOps:
 
     def run(self, spec: JobSpec, embedder: Any, settings: Settings) -> IngestReport:
         """Do what ``spec`` says to its collection."""
-        collection = Collection(settings.collections_dir, spec.collection)
+        collection = open_collection(settings, spec.collection)
         if spec.kind == "ingest":
             report = self.ingest(collection, list(spec.documents), embedder, settings, replace=spec.replace)
             report.failed = {**dict(spec.refused), **report.failed}
@@ -393,11 +400,15 @@ class JobRegistry:
 
     Remembers the last ``keep`` finished jobs; queued and running ones are never forgotten. A job the service died
     while running is run again at the next start, up to ``max_attempts`` runs in all, then reported failed.
+
+    Over a journal that another process runs (it holds the folder's flock), a registry is a follower: ``submit``
+    journals only, ``get`` and ``waiting`` read the journal, and its ``start()`` thread takes over once the flock is
+    free.
     """
 
     def __init__(
         self, runner: Runner | None = None, folder: Path | None = None, keep: int = 1000, max_attempts: int = 3,
-        idle_s: float = 60.0, stop_s: float = 3.0,
+        idle_s: float = 60.0, stop_s: float = 3.0, poll_s: float = 1.0,
     ) -> None:
         if keep < 1 or max_attempts < 1:
             raise ValueError("keep and max_attempts must be >= 1")
@@ -407,6 +418,7 @@ class JobRegistry:
         self.max_attempts = max_attempts
         self.idle_s = idle_s
         self.stop_s = stop_s
+        self.poll_s = poll_s
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._attempts: dict[str, int] = {}
         self._specs: dict[str, JobSpec] = {}  # memory-only registries keep the inputs here
@@ -415,12 +427,15 @@ class JobRegistry:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._recovered_once = False
+        self._runner_lock: int | None = None  # the folder's descriptor, flocked, while this registry runs the jobs
+        self.follower = False  # another process runs the journal (known once recover() has looked)
+        self._unreadable: set[str] = set()
 
     @classmethod
     def for_settings(cls, runner: Runner | None, settings: Settings) -> JobRegistry:
         """A registry journaled in ``settings.jobs_dir``, bounded and timed by the settings."""
         return cls(runner, settings.jobs_dir, settings.jobs_keep, settings.job_max_attempts,
-                   settings.ingest_worker_idle_s, settings.job_stop_s)
+                   settings.ingest_worker_idle_s, settings.job_stop_s, settings.jobs_poll_s)
 
     # the journal: <folder>/<id>.json is the job, <folder>/<id>.input.json its JobSpec until it ends
 
@@ -432,47 +447,97 @@ class JobRegistry:
         assert self.folder is not None
         return self.folder / f"{job_id}.input.json"
 
-    def _write(self, job: Job) -> None:
+    def _write(self, job: Job, attempts: int | None = None) -> None:
         if self.folder is not None:
-            entry = {"format": JOURNAL_FORMAT, "job": dataclasses.asdict(job), "attempts": self._attempts[job.id]}
+            tries = self._attempts[job.id] if attempts is None else attempts
+            entry = {"format": JOURNAL_FORMAT, "job": dataclasses.asdict(job), "attempts": tries}
             write_text_atomic(self._job_path(job.id), json.dumps(entry, ensure_ascii=False))
 
+    def _read(self, path: Path) -> tuple[Job, int] | None:
+        """The job journaled at ``path`` and its runs so far; None if it is gone, or unreadable (with a warning)."""
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            return Job(**entry["job"]), int(entry.get("attempts", 0))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError, KeyError, ValidationError) as exc:
+            log.warning("job journal %s is unreadable (%s): skipped", path.name, type(exc).__name__)
+            return None
+
+    def _take_lock(self) -> bool:
+        """Hold an exclusive flock on the journal's folder (until ``shutdown``, or this process's end); False while
+        another registry holds it."""
+        if self._runner_lock is not None:
+            return True
+        assert self.folder is not None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._runner_lock = fd
+        return True
+
     def recover(self) -> None:
-        """Load the journal (once): finished jobs are reported, queued and interrupted ones queued again."""
+        """Load the journal (once, holding its folder's flock): finished jobs are reported, queued and interrupted ones
+        queued again. Without the flock (another process runs the journal) this registry is a follower until it has it.
+        """
         folder = self.folder
         if folder is None or self._recovered_once:
             return
+        if not self._take_lock():
+            if not self.follower:
+                log.info("another process runs the jobs of %s: this one journals jobs for it", folder)
+            self.follower = True
+            return
         self._recovered_once = True
-        folder.mkdir(parents=True, exist_ok=True)
+        young = time.time() - STALE_S  # newer files may be another process's submit, still writing
         for tmp in folder.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
+            if _mtime(tmp) < young:
+                tmp.unlink(missing_ok=True)
+        self._take_in(only_queued=False)
+        for path in folder.glob("*.input.json"):
+            if path.name.removesuffix(".input.json") not in self._jobs and _mtime(path) < young:
+                path.unlink(missing_ok=True)  # written by a submit that never returned: no promise was made
+        self.follower = False
+        self._prune()
+        queued = sum(1 for j in self._jobs.values() if j.status == "queued")
+        if self._jobs:
+            log.info("job journal: %d jobs, %d queued to run", len(self._jobs), queued)
+
+    def _take_in(self, only_queued: bool = True) -> None:
+        """Track the journal's jobs this registry does not know yet, in the order they were submitted, and queue those
+        to run: all of them at ``recover``; later, the queued ones other processes journaled (a finished one it does
+        not know is one it is forgetting: ``_prune``)."""
+        assert self.folder is not None
         found: list[tuple[Job, int]] = []
-        for path in folder.glob("*.json"):
-            if path.name.endswith(".input.json") or not _JOB_ID.fullmatch(path.stem):
+        for path in self.folder.glob("*.json"):
+            job_id = path.stem
+            if path.name.endswith(".input.json") or not _JOB_ID.fullmatch(job_id):
                 continue
-            try:
-                entry = json.loads(path.read_text(encoding="utf-8"))
-                job = Job(**entry["job"])
-                found.append((job, int(entry.get("attempts", 0))))
-            except (OSError, ValueError, TypeError, KeyError, ValidationError) as exc:
-                log.warning("job journal %s is unreadable (%s): skipped", path.name, type(exc).__name__)
+            with self._lock:
+                known = job_id in self._jobs or job_id in self._unreadable
+            if not known:
+                entry = self._read(path)
+                if entry is None and path.exists():
+                    self._unreadable.add(job_id)
+                elif entry is not None and (entry[0].status == "queued" or not only_queued):
+                    found.append(entry)
         for job, attempts in sorted(found, key=lambda f: f[0].created_at):
-            self._attempts[job.id] = attempts
             recovered = self._recovered(job, attempts)
-            self._jobs[job.id] = recovered
+            with self._lock:
+                if job.id in self._jobs:  # a submit of this process got there first
+                    continue
+                self._attempts[job.id] = attempts
+                self._jobs[job.id] = recovered
             if recovered != job:
                 self._write(recovered)
             if recovered.status == "queued":
                 self._queue.put(job.id)
             else:
                 self._input_path(job.id).unlink(missing_ok=True)
-        for path in folder.glob("*.input.json"):
-            if path.name.removesuffix(".input.json") not in self._jobs:
-                path.unlink(missing_ok=True)  # written by a submit that never returned: no promise was made
-        self._prune()
-        queued = sum(1 for j in self._jobs.values() if j.status == "queued")
-        if self._jobs:
-            log.info("job journal: %d jobs, %d queued to run", len(self._jobs), queued)
 
     def _recovered(self, job: Job, attempts: int) -> Job:
         if job.status == "running":
@@ -529,13 +594,17 @@ class JobRegistry:
         ``refused`` (file → reason) lists uploaded files that could not be read, for the job's report."""
         spec = JobSpec(kind, collection, tuple(documents), tuple(doc_ids), replace, tuple((refused or {}).items()))
         job = Job(id=uuid.uuid4().hex, kind=kind, collection=collection)
-        self._attempts[job.id] = 0
         if self.folder is None:
             self._specs[job.id] = spec
         else:
             write_text_atomic(self._input_path(job.id), json.dumps(spec.to_json(), ensure_ascii=False))
-            self._write(job)
+            self._write(job, attempts=0)
+        if self.follower:
+            return job  # the journal's runner takes it in (within its poll_s)
         with self._lock:
+            if job.id in self._jobs:  # taken in from the journal already (this registry just took over)
+                return job
+            self._attempts[job.id] = 0
             self._jobs[job.id] = job
         self._prune()
         self._queue.put(job.id)
@@ -550,17 +619,40 @@ class JobRegistry:
             log.warning("job %s: its input is unreadable (%s)", job_id, type(exc).__name__)
             raise JobFailed("the job's documents could not be read from the journal; upload them again") from None
 
+    def _lead(self) -> bool:
+        """Wait until this registry holds the journal's flock (trying every ``poll_s``), then recover; False if shut
+        down first. Memory-only registries lead at once."""
+        if self.folder is None:
+            return True
+        while not self._take_lock():
+            if self._cancel.wait(self.poll_s):
+                return False
+        if self.follower:
+            log.info("this process now runs the jobs of %s", self.folder)
+        self.recover()
+        return True
+
     def _loop(self) -> None:
+        if not self._lead():
+            return
+        assert self.runner is not None
+        idle_since = time.monotonic()
         while not self._cancel.is_set():
             try:
-                job_id = self._queue.get(timeout=self.idle_s)
+                job_id = self._queue.get(timeout=min(self.idle_s, self.poll_s) if self.folder else self.idle_s)
             except queue.Empty:
-                assert self.runner is not None
-                self.runner.idle()
+                if self.folder is not None:
+                    self._take_in()
+                if time.monotonic() - idle_since >= self.idle_s:
+                    self.runner.idle()
+                    idle_since = time.monotonic()
                 continue
             if job_id is None or self._cancel.is_set():
                 break
             self._run(job_id)
+            if self.folder is not None:
+                self._take_in()
+            idle_since = time.monotonic()
 
     def _run(self, job_id: str) -> None:
         attempts = self._attempts.get(job_id, 0) + 1
@@ -599,13 +691,20 @@ class JobRegistry:
         self._prune()
 
     def waiting(self) -> int:
-        """How many jobs are queued or running."""
+        """How many jobs are queued or running (a follower counts the journal's inputs: one per such job)."""
+        if self.follower and self.folder is not None:
+            return sum(1 for _ in self.folder.glob("*.input.json"))
         with self._lock:
             return sum(1 for j in self._jobs.values() if j.status in ("queued", "running"))
 
     def get(self, job_id: str) -> Job | None:
+        """The job, as this registry knows it or else as the journal has it (another process may have taken it)."""
         with self._lock:
-            return self._jobs.get(job_id)
+            job = self._jobs.get(job_id)
+        if job is None and self.folder is not None and _JOB_ID.fullmatch(job_id):
+            entry = self._read(self._job_path(job_id))
+            job = None if entry is None else entry[0]
+        return job
 
     def shutdown(self) -> None:
         """Stop within about ``stop_s``: the running job stops (it stays queued in the journal), so do queued ones."""
@@ -613,9 +712,22 @@ class JobRegistry:
             self._cancel.set()
             thread = self._thread
         self._queue.put(None)
+        stuck = False
         if thread is not None:
             thread.join(timeout=self.stop_s + 1)
-            if thread.is_alive():
+            stuck = thread.is_alive()
+            if stuck:
                 log.warning("the running job did not stop in %.1f s; it runs again at the next start", self.stop_s)
         if self.runner is not None:
             self.runner.close()
+        if self._runner_lock is not None and not stuck:  # a stuck job keeps it until this process exits
+            os.close(self._runner_lock)
+            self._runner_lock = None
+
+
+def _mtime(path: Path) -> float:
+    """``path``'s modification time; +inf if it is gone (never stale)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")

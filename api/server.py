@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from viqa.net import is_loopback
-from viqa.settings import get_settings
+from viqa.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -29,16 +29,21 @@ def run(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    if not settings.api_key and not is_loopback(host):
-        log.warning("VIQA_API_KEY is not set: uploads and deletes are refused except from this machine")
-    if not is_loopback(host) and not settings.allowed_hosts:
-        log.warning("requests are answered only for loopback Host names: list this server's names in "
-                    "VIQA_ALLOWED_HOSTS")
+    warn_if_exposed(host, settings)
     app = create_app()
     # viqa reads Forwarded / X-Forwarded-For itself, from VIQA_TRUSTED_PROXIES only: uvicorn must not rewrite them
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", proxy_headers=False,
                 timeout_graceful_shutdown=settings.shutdown_grace_s)
     exit_if_stuck(app, STRAGGLER_WAIT_S)
+
+
+def warn_if_exposed(host: str, settings: Settings) -> None:
+    """Log what a server bound to a non-loopback ``host`` refuses with ``settings``: keyless writes, other Hosts."""
+    if not settings.api_key and not is_loopback(host):
+        log.warning("VIQA_API_KEY is not set: uploads and deletes are refused except from this machine")
+    if not is_loopback(host) and not settings.allowed_hosts:
+        log.warning("requests are answered only for loopback Host names: list this server's names in "
+                    "VIQA_ALLOWED_HOSTS")
 
 
 STRAGGLER_WAIT_S = 1.0

@@ -6,14 +6,15 @@ import dataclasses
 import hashlib
 import json
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from viqa.errors import InputError
 from viqa.eval.formats import GoldItem, load_gold
-from viqa.eval.runner import MODES, run_open, run_reader, run_resumable, run_retrieval
+from viqa.eval.runner import MODES, ItemResult, run_open, run_reader, run_resumable, run_retrieval
 from viqa.eval.summary import summarize
 from viqa.index.ingest import ingest_documents
-from viqa.index.store import Collection
+from viqa.index.stores import open_collection
 from viqa.models.reader_model import SHIPPED_CONFIG, SHIPPED_WEIGHTS, calibration_file, reader_weights
 from viqa.qa.pipeline import Pipeline
 from viqa.text.normalise import strip_tone_marks
@@ -57,16 +58,18 @@ def context_collection(items: list[GoldItem], pipeline: Pipeline, gold: Path) ->
                  sha256=hashlib.sha256(text.encode()).hexdigest())
         for cid, text in contexts.items()
     ]
-    ingest_documents(Collection(pipeline.settings.collections_dir, name), docs, pipeline.embedder, pipeline.settings)
+    ingest_documents(open_collection(pipeline.settings, name), docs, pipeline.embedder, pipeline.settings)
     return name
 
 
 def evaluate(
     gold: Path, mode: str, pipeline: Pipeline, collection: str | None, out_dir: Path, limit: int | None = None,
     progress=None, link_base: str | None = None, strip_tones: bool = False,
+    runner: Callable[[str, str | None], Callable[[list[GoldItem]], Iterator[ItemResult]]] | None = None,
 ) -> dict:
     """Run (or resume) the evaluation into ``out_dir`` and return its summary; ``strip_tones`` asks every question
-    as typed without tone marks ("Tong kim ngach ..."), the passages as they are."""
+    as typed without tone marks ("Tong kim ngach ..."), the passages as they are. ``runner(mode, collection)``
+    answers the questions elsewhere (``eval.ray_eval.ray_runner``: over Ray actors); by default ``pipeline`` does."""
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     items = load_gold(gold)[: limit or None]
@@ -90,7 +93,10 @@ def evaluate(
             return run_open(todo, pipeline, collection)
         return run_retrieval(todo, pipeline, collection)
 
-    pipeline.load(collection)  # models load before the clock starts, not inside the first question's latency
+    if runner is not None:
+        run = runner(mode, collection)
+    else:
+        pipeline.load(collection)  # models load before the clock starts, not inside the first question's latency
     results = run_resumable(out_dir / "results.jsonl", items, run, progress)
     summary = {"gold": str(gold), "collection": collection, **summarize(results, mode)}
     from viqa.eval.report import write_run

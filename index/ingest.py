@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from viqa.errors import InputError, NotFoundError
 from viqa.index.chunking import chunk_document
 from viqa.index.lexical import build_bm25  # noqa: F401 - here too, where benchmarks and tests take it from
 from viqa.index.loading import expand_paths, load_document
+from viqa.index.milvus import MilvusCollection
 from viqa.index.segments import IndexState, SegmentReader
 from viqa.index.store import Collection, Generation, NewSegment, SegmentRef
 from viqa.models.embedder import Embedder
@@ -91,10 +93,10 @@ def _same_content(a: Document, b: Document) -> bool:
     return (a.sha256, a.date, a.tags) == (b.sha256, b.date, b.tags)
 
 
-def _taken_ids(collection: Collection, held: dict[str, Document], documents: list[Document]) -> Problems:
-    """The documents whose id the collection holds (``held``) from another source, with other content."""
+def _taken_ids(name: str, held: dict[str, Document], documents: list[Document]) -> Problems:
+    """The documents whose id collection ``name`` holds (``held``) from another source, with other content."""
     return [
-        (doc, f"{source_name(doc)} maps to document id {doc.doc_id!r}, which collection {collection.name!r} "
+        (doc, f"{source_name(doc)} maps to document id {doc.doc_id!r}, which collection {name!r} "
               f"already holds from {source_name(old)}; rename the file, or ask to replace it (--replace)")
         for doc in documents
         if (old := held.get(doc.doc_id)) is not None
@@ -189,9 +191,12 @@ def _fold_smallest(keep: list[SegmentRef], settings: Settings) -> tuple[list[Seg
             tuple(s for i, s in enumerate(keep) if i in smallest and s.live_rows))
 
 
+Prepare = Callable[[list[Document], Embedder, Settings, bool], IndexState]  # documents → what a store writes
+
+
 def ingest_documents(
-    collection: Collection, documents: list[Document], embedder: Embedder, settings: Settings, progress: bool = False,
-    *, replace: bool = False, keep_going: bool = False,
+    collection: Collection | MilvusCollection, documents: list[Document], embedder: Embedder, settings: Settings,
+    progress: bool = False, *, replace: bool = False, keep_going: bool = False, prepare: Prepare | None = None,
 ) -> IngestReport:
     """Add or replace ``documents`` in ``collection``: one new segment and one new generation (if anything changed).
 
@@ -203,46 +208,24 @@ def ingest_documents(
     A document is skipped when its content and the chunking settings are those it was indexed with; when the
     chunking settings changed, every document is chunked and embedded again (and the collection becomes one
     segment). A new id whose content the collection (or an earlier document of the batch) already holds is not
-    stored: ``report.duplicates`` maps it to the id that holds it.
+    stored: ``report.duplicates`` maps it to the id that holds it. ``prepare`` chunks and embeds what is new
+    (default ``prepare_documents``, here; ``index.ray_ingest.ray_prepare``: over a Ray cluster).
     """
+    prepare = prepare_documents if prepare is None else prepare
     report = IngestReport()
     documents = _refused(_batch_problems(documents), keep_going, report, documents)
+    if isinstance(collection, MilvusCollection):
+        return _ingest_milvus(collection, documents, embedder, settings, progress, replace, keep_going, report,
+                              prepare)
     with collection.writing():
         live = _read_live(collection, embedder.id, embedder.dim)
-        if not replace:
-            documents = _refused(_taken_ids(collection, live.headers, documents), keep_going, report, documents)
         rechunk = live.generation is not None and live.generation.manifest.get("chunking") != chunking_of(settings)
-        given = {d.doc_id for d in documents}
-        todo = live.full_documents([d for d in live.headers if d not in given]) if rechunk else []
-        report.replaced += [d.doc_id for d in todo]
-        holder = {d.sha256: d.doc_id for d in live.headers.values() if d.doc_id not in given}
-        for doc in documents:
-            old = live.headers.get(doc.doc_id)
-            if old is not None and _same_content(old, doc) and not rechunk:
-                report.skipped.append(doc.doc_id)
-            elif old is None and doc.sha256 in holder:
-                report.duplicates[doc.doc_id] = holder[doc.sha256]
-                continue
-            else:
-                (report.replaced if old is not None else report.added).append(doc.doc_id)
-                todo.append(doc)
-            holder.setdefault(doc.sha256, doc.doc_id)
+        todo = _plan(collection.name, live.headers, documents, rechunk, live.full_documents, replace, keep_going,
+                     report)
         if not todo:
             report.chunks = live.chunks
             return report
-        from tqdm import tqdm
-
-        new_chunks = [
-            c
-            for doc in tqdm(todo, desc="chunking", unit="doc", disable=not progress)
-            for c in chunk_document(doc, settings.chunk_syllables, settings.chunk_overlap_sentences,
-                                    max_syllables=settings.max_chunk_syllables)
-        ]
-        log.info("embedding %d passages from %d documents", len(new_chunks), len(todo))
-        texts = [c.clean for c in new_chunks]
-        vectors = embedder.encode_passages(texts, progress=progress)
-        tokens = [lexical_tokens(t) for t in tqdm(texts, desc="words", unit="passage", disable=not progress)]
-        state = IndexState({d.doc_id: d for d in todo}, new_chunks, vectors, tokens)
+        state = prepare(todo, embedder, settings, progress)
         previous = tuple(s.path / "meta.sqlite" for s in live.segments)  # where PDF sources may be copied from
         keep, folded = ([], ()) if rechunk else _fold_smallest(live.without({d.doc_id for d in todo}), settings)
         new = NewSegment(state, folded, previous)
@@ -251,9 +234,77 @@ def ingest_documents(
     return report
 
 
+def _plan(
+    name: str, headers: dict[str, Document], documents: list[Document], rechunk: bool,
+    full_documents: Callable[[list[str]], list[Document]], replace: bool, keep_going: bool, report: IngestReport,
+) -> list[Document]:
+    """The documents to chunk and embed, given the live ``headers``: the new and changed ones (and, when
+    ``rechunk``, every live one, read by ``full_documents``); ``report`` says what became of each."""
+    if not replace:
+        documents = _refused(_taken_ids(name, headers, documents), keep_going, report, documents)
+    given = {d.doc_id for d in documents}
+    todo = full_documents([d for d in headers if d not in given]) if rechunk else []
+    report.replaced += [d.doc_id for d in todo]
+    holder = {d.sha256: d.doc_id for d in headers.values() if d.doc_id not in given}
+    for doc in documents:
+        old = headers.get(doc.doc_id)
+        if old is not None and _same_content(old, doc) and not rechunk:
+            report.skipped.append(doc.doc_id)
+        elif old is None and doc.sha256 in holder:
+            report.duplicates[doc.doc_id] = holder[doc.sha256]
+            continue
+        else:
+            (report.replaced if old is not None else report.added).append(doc.doc_id)
+            todo.append(doc)
+        holder.setdefault(doc.sha256, doc.doc_id)
+    return todo
+
+
+def prepare_documents(
+    todo: list[Document], embedder: Embedder, settings: Settings, progress: bool = False
+) -> IndexState:
+    """``todo`` chunked, embedded and split into BM25 terms: what a store writes."""
+    from tqdm import tqdm
+
+    chunks = [
+        c
+        for doc in tqdm(todo, desc="chunking", unit="doc", disable=not progress)
+        for c in chunk_document(doc, settings.chunk_syllables, settings.chunk_overlap_sentences,
+                                max_syllables=settings.max_chunk_syllables)
+    ]
+    log.info("embedding %d passages from %d documents", len(chunks), len(todo))
+    texts = [c.clean for c in chunks]
+    vectors = embedder.encode_passages(texts, progress=progress)
+    tokens = [lexical_tokens(t) for t in tqdm(texts, desc="words", unit="passage", disable=not progress)]
+    return IndexState({d.doc_id: d for d in todo}, chunks, vectors, tokens)
+
+
+def _ingest_milvus(
+    collection: MilvusCollection, documents: list[Document], embedder: Embedder, settings: Settings, progress: bool,
+    replace: bool, keep_going: bool, report: IngestReport, prepare: Prepare,
+) -> IngestReport:
+    """``ingest_documents`` into a Milvus collection: the same decisions, one change (``MilvusCollection.put``)."""
+    with collection.writing():
+        manifest = collection.manifest() if collection.exists else None
+        if manifest is not None:
+            collection.check_compatible(embedder.id, embedder.dim)
+        headers = {d: doc for d, (doc, _) in collection.headers().items()}
+        rechunk = manifest is not None and manifest.get("chunking") != chunking_of(settings)
+
+        def full_documents(doc_ids: list[str]) -> list[Document]:
+            return [doc for d in doc_ids if (doc := collection.document(d)) is not None]
+
+        todo = _plan(collection.name, headers, documents, rechunk, full_documents, replace, keep_going, report)
+        if todo:
+            report.chunks = collection.put(prepare(todo, embedder, settings, progress), _manifest(embedder, settings))
+        else:
+            report.chunks = collection.count()
+    return report
+
+
 def ingest_paths(
-    collection: Collection, paths: list[Path], embedder: Embedder, settings: Settings, progress: bool = False,
-    *, replace: bool = False,
+    collection: Collection | MilvusCollection, paths: list[Path], embedder: Embedder, settings: Settings,
+    progress: bool = False, *, replace: bool = False, prepare: Prepare | None = None,
 ) -> IngestReport:
     """Ingest files and folders (``ingest_documents``; ``replace`` lets a file take an id the collection holds
     from another source). Each file that cannot be read or stored is listed in ``report.failed`` with its
@@ -271,7 +322,7 @@ def ingest_paths(
         raise InputError(next(iter(report.failed.values())))
     if documents:
         stored = ingest_documents(collection, documents, embedder, settings, progress, replace=replace,
-                                  keep_going=not alone)
+                                  keep_going=not alone, prepare=prepare)
         stored.failed = {**report.failed, **stored.failed}
         return stored
     report.chunks = collection.manifest()["chunks"] if collection.exists else 0
@@ -279,11 +330,19 @@ def ingest_paths(
 
 
 def delete_documents(
-    collection: Collection, doc_ids: list[str], embedder: Embedder, settings: Settings
+    collection: Collection | MilvusCollection, doc_ids: list[str], embedder: Embedder, settings: Settings
 ) -> IngestReport:
     """Remove documents by id: a new generation with their rows as tombstones. With ``settings.delete_purges`` (the
     default) the segments that held them are also written again without them (their stored vectors reused), so
     that their text leaves the disk at once. NotFoundError if one is not in the collection."""
+    if isinstance(collection, MilvusCollection):
+        with collection.writing():
+            collection.check_compatible(embedder.id, embedder.dim)
+            missing = [d for d in doc_ids if d not in collection.headers()]
+            if missing:
+                raise NotFoundError(f"no document {missing[0]!r} in collection {collection.name!r}")
+            chunks = collection.remove(list(dict.fromkeys(doc_ids)), _manifest(embedder, settings))
+        return IngestReport(deleted=list(doc_ids), chunks=chunks)
     with collection.writing():
         live = _read_live(collection, embedder.id, embedder.dim)
         missing = [d for d in doc_ids if d not in live.headers]
@@ -311,10 +370,14 @@ class Compaction:
     chunks: int
 
 
-def compact(collection: Collection, settings: Settings) -> Compaction:
+def compact(collection: Collection | MilvusCollection, settings: Settings) -> Compaction:
     """Fold every segment of ``collection`` into one, its tombstoned rows dropped and its vectors reused (nothing
     is embedded), in a new generation made live atomically; nothing is written when it already is one segment
-    without tombstones. NotFoundError when the collection has no index."""
+    without tombstones (and always for a Milvus collection: Milvus compacts its own segments). NotFoundError when
+    the collection has no index."""
+    if isinstance(collection, MilvusCollection):
+        chunks = collection.count() if collection.exists else collection.manifest()["chunks"]
+        return Compaction(1, 1, 0, chunks)
     collection.current_generation()  # NotFoundError before anything is created
     with collection.writing():
         with collection.reading() as folder:

@@ -28,3 +28,19 @@ def fuse_rrf(dense: dict[int, float], lexical: dict[int, float], k: int = 60) ->
         for rank, row in enumerate(sorted(ranking, key=ranking.__getitem__, reverse=True), start=1):
             fused[row] = fused.get(row, 0.0) + 1.0 / (k + rank)
     return fused
+
+
+def fuse(dense: dict[int, float], lexical: dict[int, float], mode: str, fusion: str, alpha: float,
+         rrf_k: int) -> dict[int, float]:
+    """The scores a search ranks by: one side alone (mode "dense" or "bm25"), else the two fused by ``fusion``
+    ("minmax" with ``alpha``, or "rrf" with ``rrf_k``)."""
+    if mode == "dense":
+        return dense
+    if mode == "bm25":
+        return lexical
+    return fuse_rrf(dense, lexical, rrf_k) if fusion == "rrf" else fuse_minmax(dense, lexical, alpha)
+
+
+def best_first(scores: dict[int, float], k: int) -> list[int]:
+    """The ``k`` best rows, best first (ties: the lower row first)."""
+    return sorted(scores, key=lambda r: (-scores[r], r))[:k]

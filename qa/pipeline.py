@@ -9,11 +9,13 @@ from collections import OrderedDict
 from functools import cached_property
 
 from viqa.errors import ViqaError
-from viqa.index.store import Collection
+from viqa.index.milvus import MilvusCollection
+from viqa.index.stores import open_collection
 from viqa.models.embedder import Embedder
 from viqa.models.reader_model import ensure_reader_folder, reader_calibration, reader_weights, window_mismatch
 from viqa.qa.answering import Candidate, alternatives_to, citation_for, confidence, rank_candidates, same_answer
 from viqa.qa.focus import View, focus
+from viqa.qa.milvus_retrieval import MilvusRetriever
 from viqa.qa.reader import Reader
 from viqa.qa.retrieval import Retriever, validate_query
 from viqa.settings import Settings
@@ -68,16 +70,19 @@ class Pipeline:
             self.retriever(collection)
         return self
 
-    def retriever(self, collection: str | None = None) -> Retriever:
+    def retriever(self, collection: str | None = None) -> Retriever | MilvusRetriever:
         """The retriever of a collection, loaded (again, if a newer generation went live); NotFoundError if it has
         no index, and then nothing is cached. The ``max_loaded_collections`` most recently used stay loaded."""
         name = collection or self.settings.default_collection
         with self._retrievers_lock:
             retriever = self._retrievers.get(name)
         if retriever is None:
-            coll = Collection(self.settings.collections_dir, name)
-            coll.recover()  # what an interrupted writer left, at the first load in this process
-            retriever = Retriever(coll, self.embedder, self.settings)
+            coll = open_collection(self.settings, name)
+            if isinstance(coll, MilvusCollection):
+                retriever = MilvusRetriever(coll, self.embedder, self.settings)
+            else:
+                coll.recover()  # what an interrupted writer left, at the first load in this process
+                retriever = Retriever(coll, self.embedder, self.settings)
         try:
             retriever.load()
         except ViqaError:

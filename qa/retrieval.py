@@ -27,7 +27,7 @@ from viqa.index.lexical import CollectionStats, LexicalIndex, bm25_scores
 from viqa.index.segments import LazyDocuments, SegmentReader, lengths_of
 from viqa.index.store import Collection, SegmentRef, dense_similarity
 from viqa.models.embedder import Embedder
-from viqa.qa.fusion import fuse_minmax, fuse_rrf
+from viqa.qa.fusion import best_first, fuse
 from viqa.settings import Settings
 from viqa.text.normalise import normalise_for_matching
 from viqa.text.segment import lexical_tokens
@@ -54,6 +54,15 @@ def validate_query(query: str, max_chars: int) -> str:
     if len(query) > max_chars:
         raise InputError(f"the question is {len(query)} characters long; the limit is {max_chars}")
     return query
+
+
+def checked_search(query: str, k: int | None, settings: Settings) -> tuple[str, int]:
+    """The query stripped (``validate_query``) and ``k`` (None: ``settings.top_k``); InputError if k < 1."""
+    query = validate_query(query, settings.max_query_chars)
+    k = settings.top_k if k is None else k
+    if k < 1:
+        raise InputError("k must be at least 1")
+    return query, k
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,10 +235,7 @@ class Retriever:
     ) -> list[Hit]:
         """Fused top-``k`` hits (mode "hybrid", "dense" or "bm25"), best first, from the documents ``where``
         admits: both retrievers search only those, before fusion."""
-        query = validate_query(query, self.settings.max_query_chars)
-        k = self.settings.top_k if k is None else k
-        if k < 1:
-            raise InputError("k must be at least 1")
+        query, k = checked_search(query, k, self.settings)
         loaded = self.load()._loaded
         allowed = loaded.allowed(where)
         total = sum(p.rows if m is None else int(m.sum()) for p, m in zip(loaded.parts, allowed, strict=True))
@@ -238,15 +244,9 @@ class Retriever:
             return []
         dense = self._dense(loaded, query, n, allowed) if mode in ("hybrid", "dense") else {}
         lexical = self._lexical(loaded, query, n, allowed) if mode in ("hybrid", "bm25") else {}
-        if mode == "dense":
-            fused = dense
-        elif mode == "bm25":
-            fused = lexical
-        elif self.settings.fusion == "rrf":
-            fused = fuse_rrf(dense, lexical, self.settings.rrf_k)
-        else:
-            fused = fuse_minmax(dense, lexical, self.settings.alpha)
-        best = sorted(fused, key=lambda r: (-fused[r], r))[:k]
+        s = self.settings
+        fused = fuse(dense, lexical, mode, s.fusion, s.alpha, s.rrf_k)
+        best = best_first(fused, k)
         chunks = self._chunks(loaded, best)
         return [Hit(chunks[r], float(fused[r]), dense.get(r), lexical.get(r)) for r in best]
 

@@ -58,3 +58,18 @@ def sample_copy(tmp_path: Path) -> Path:
     dest.parent.mkdir()
     shutil.copy(SAMPLE, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A Ray cluster on this machine (2 CPUs, loopback), started once for every test that needs one; the ``ray``
+    module. Skips without the scale extra. The tests' fakes travel to Ray's workers by value: pytest imports them
+    from paths those workers do not have."""
+    ray = pytest.importorskip("ray", reason="ray not installed: pip install -e '.[scale]'")
+    import tests.fakes
+
+    ray.cloudpickle.register_pickle_by_value(tests.fakes)
+    ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024**2, include_dashboard=False,
+             log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -74,6 +74,11 @@ class FakeEmbedder:
         return self.encode_passages(texts)
 
 
+def fake_embedder_for(settings: Settings) -> FakeEmbedder:
+    """A FakeEmbedder, built as ``Embedder.from_settings`` builds the real one (for code that builds its own)."""
+    return FakeEmbedder()
+
+
 class FakePipeline:
     """Duck-types qa.pipeline.Pipeline: answers with the amount in the sentence sharing most syllables."""
 

@@ -79,3 +79,16 @@ def test_a_reader_eval_answer_does_not_depend_on_the_other_questions(pipeline: P
     alone = next(run_reader(items[:1], pipeline))
     together = next(run_reader(items, pipeline))
     assert (together.prediction, together.margin) == (alone.prediction, alone.margin)
+
+
+def test_a_milvus_collection_answers_with_the_file_stores_citation(pipeline: Pipeline, tmp_path: Path) -> None:
+    pytest.importorskip("pymilvus")
+    from viqa.index.stores import open_collection
+
+    settings = pipeline.settings.model_copy(update={"store": "milvus", "milvus_uri": str(tmp_path / "viqa.db")})
+    ingest_paths(open_collection(settings, "default"), [SAMPLE], pipeline.embedder, settings)
+    question = "Tổng kim ngạch xuất nhập khẩu qua địa bàn tỉnh tháng 11 ước đạt bao nhiêu?"
+    from_files = pipeline.answer(question)
+    from_milvus = Pipeline(settings).answer(question)
+    assert from_milvus.text == from_files.text == "440 triệu USD"
+    assert from_milvus.citations == from_files.citations

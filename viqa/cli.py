@@ -56,10 +56,21 @@ def user_errors(fn):
 
 
 def _collection(name: str | None):
-    from viqa.index.store import Collection
+    from viqa.index.stores import open_collection
 
-    settings = get_settings()
-    return Collection(settings.collections_dir, name or settings.default_collection)
+    return open_collection(get_settings(), name)
+
+
+def _scale_module(name: str, option: str):
+    """Module ``name``, which needs the scale extra (Ray); exit 2 with one line when it is not installed."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if (exc.name or "").startswith("viqa"):
+            raise
+        fail(f"{option} needs Ray, which is not installed ({exc.name}): pip install -e '.[scale]'", 2)
 
 
 def _embedder():
@@ -108,15 +119,20 @@ def ingest(
     collection: CollectionOpt = None,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Let these files take the ids of other files already in the collection.")] = False,
+    ray: Annotated[bool, typer.Option(
+        "--ray", help="Chunk and embed on every CPU of a Ray cluster (RAY_ADDRESS, else one started here).")] = False,
 ) -> None:
     """Add or update documents in a collection (unchanged files are skipped, identical content is stored once).
     A file that cannot be read is listed on stderr with its reason, the others are ingested, and the exit code
     is 2."""
     from viqa.index.ingest import ingest_paths
 
+    settings = get_settings()
+    prepare = _scale_module("viqa.index.ray_ingest", "--ray").ray_prepare(settings) if ray else None
     coll = _collection(collection)
     started = time.perf_counter()
-    report = ingest_paths(coll, paths, _embedder(), get_settings(), progress=sys.stderr.isatty(), replace=replace)
+    report = ingest_paths(coll, paths, _embedder(), settings, progress=sys.stderr.isatty(), replace=replace,
+                          prepare=prepare)
     seconds = time.perf_counter() - started
     typer.echo(f"{coll.name}: {report.summary()} ({seconds:.1f} s)")
     for reason in report.failed.values():
@@ -129,12 +145,12 @@ def ingest(
 @user_errors
 def collections(as_json: JsonOpt = False) -> None:
     """List the collections, with their documents and passages."""
-    from viqa.index.store import Collection, list_collections
+    from viqa.index.stores import collection_names, open_collection
 
     settings = get_settings()
     rows = []
-    for name in list_collections(settings.collections_dir):
-        manifest = Collection(settings.collections_dir, name).manifest()
+    for name in collection_names(settings):
+        manifest = open_collection(settings, name).manifest()
         rows.append({"name": name, "documents": manifest["documents"], "passages": manifest["chunks"],
                      "default": name == settings.default_collection})
     if as_json:
@@ -284,6 +300,9 @@ def eval_(
         help="A viqa server's root (http://127.0.0.1:8000): the report's misses link to its page.")] = None,
     strip_tones: Annotated[bool, typer.Option(
         "--strip-tones", help="Ask every question without its tone marks, as many users type.")] = False,
+    ray: Annotated[bool, typer.Option(
+        "--ray", help="Spread the questions over Ray actors, one per CPU of the cluster (RAY_ADDRESS, else one"
+        " started here).")] = False,
 ) -> None:
     """Score the pipeline on a gold Q&A set (SQuAD JSON, JSONL or CSV); `viqa eval compare A B` diffs two runs."""
     from viqa.errors import InputError
@@ -308,9 +327,14 @@ def eval_(
         raise InputError(f"{gold}: no such file")
     out_dir = out or Path("runs/eval") / f"{gold.stem}-{mode}{'-no-tones' if strip_tones else ''}"
     total = len(load_gold(gold)[: limit or None])
+    settings = get_settings()
+    runner = None
+    if ray:
+        ray_eval = _scale_module("viqa.eval.ray_eval", "--ray")
+        runner = lambda mode, coll: ray_eval.ray_runner(settings, mode, coll)  # noqa: E731
     with tqdm(total=total, desc=f"eval {mode}", unit="q", disable=not sys.stderr.isatty()) as bar:
-        summary = evaluate(gold, mode, Pipeline(get_settings()), collection, out_dir, limit, bar.update, links,
-                           strip_tones)
+        summary = evaluate(gold, mode, Pipeline(settings), collection, out_dir, limit, bar.update, links,
+                           strip_tones, runner)
     typer.echo(json.dumps({k: v for k, v in summary.items() if k != "by_kind"}, ensure_ascii=False, indent=2))
     typer.echo(f"report: {out_dir / 'report.html'}")
 
@@ -320,8 +344,13 @@ def eval_(
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    replicas: Annotated[int, typer.Option(min=0, help="Serve N replicas with Ray Serve (on RAY_ADDRESS's cluster if"
+                                          " set, else a local one); 0: one process under uvicorn.")] = 0,
 ) -> None:
     """Serve the HTTP API and the chat page (models load in the background; see /readyz)."""
+    if replicas:
+        _scale_module("viqa.api.ray_serve", "--replicas").run(host, port, replicas)
+        return
     from viqa.api.server import run
 
     run(host, port)

@@ -38,3 +38,9 @@ class ReaderError(ViqaError):
     @property
     def public(self) -> str:
         return "the reader could not read this question and its passages; rephrase or shorten the question"
+
+
+class StoreUnavailableError(ViqaError):
+    """The store (a Milvus server) could not be reached or refused a call, told in one line; retry later."""
+
+    exit_code = 4

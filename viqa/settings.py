@@ -24,6 +24,18 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path.home() / ".viqa", description="Collections and model cache.")
     default_collection: str = "default"
 
+    # the store
+    store: Literal["files", "milvus"] = Field(
+        default="files", description="Where collections live: plain files under <home>/collections (embedded, the"
+        " default), or Milvus (VIQA_MILVUS_URI), which several viqa processes or machines share.")
+    milvus_uri: str | None = Field(
+        default=None, description="A file for Milvus Lite (embedded, one process), or http://host:19530 for a"
+        " Milvus server or cluster (None: <home>/milvus.db).")
+    milvus_token: str | None = Field(default=None, description='A Milvus server\'s token ("user:password").')
+    milvus_index: str = Field(
+        default="AUTOINDEX", description="Milvus's dense index type (AUTOINDEX: the server's choice; HNSW reads"
+        " hnsw_ef_search).")
+
     # models
     threads: int = Field(default=2, ge=1, description="torch / FAISS threads.")
     embed_batch_size: int = Field(default=4, ge=1, description="Small batches pad less: 4 is fastest on 2 cores.")
@@ -63,6 +75,9 @@ class Settings(BaseSettings):
         default=3.0, gt=0, description="At shutdown, seconds a running job gets to stop between batches before its"
         " worker is killed (the commit is atomic: the job runs again at the next start)."
     )
+    jobs_poll_s: float = Field(
+        default=1.0, gt=0, description="Processes sharing one home (replicas): how often the one running the jobs"
+        " looks for jobs the others journaled, and how often the others try to take over if it is gone.")
     shutdown_grace_s: float = Field(
         default=4.0, gt=0, description="At SIGTERM, seconds open requests get to finish (uvicorn's graceful timeout)."
     )
@@ -180,6 +195,16 @@ class Settings(BaseSettings):
         default_factory=list, description='Addresses or networks of reverse proxies whose Forwarded and'
         ' X-Forwarded-For headers name the client, e.g. ["127.0.0.1", "10.0.0.0/8"]; from others they are ignored.'
     )
+    # Ray Serve replicas (viqa serve --replicas N)
+    replica_max_ongoing_requests: int = Field(
+        default=4, ge=1, description="Requests one replica holds at once (its questions run one at a time).")
+    replica_max_queued_requests: int = Field(
+        default=16, ge=1, description="Requests Ray's proxy queues for a replica with room; past that, 503.")
+    replica_retry_after_s: float = Field(default=1.0, gt=0, description="Retry-After of those 503s.")
+    replica_health_check_s: float = Field(
+        default=2.0, gt=0, description="How often Ray checks a replica (/readyz): about how long a dead replica goes"
+        " unreplaced.")
+    replica_cpus: float = Field(default=1.0, gt=0, description="CPUs Ray reserves for each replica.")
     openai_sources: bool = Field(
         default=True, description='The OpenAI route\'s content ends with numbered sources ("… [1]" and a "Nguồn" list).'
     )

@@ -34,7 +34,8 @@ from viqa.api.schemas import (
 from viqa.api.uploads import document_from_file, document_from_json, with_metadata
 from viqa.errors import InputError, NotFoundError
 from viqa.index.ingest import check_words
-from viqa.index.store import Collection, list_collections, validate_name
+from viqa.index.store import validate_name
+from viqa.index.stores import collection_names, open_collection
 from viqa.settings import Settings
 from viqa.types import Document
 
@@ -76,7 +77,7 @@ _UPLOAD_BODY = {
 @router.get("/collections", response_model=CollectionList)
 def collections(settings: SettingsDep, _: ReadAuth) -> CollectionList:
     """Collections that have an index."""
-    return CollectionList(default=settings.default_collection, collections=list_collections(settings.collections_dir))
+    return CollectionList(default=settings.default_collection, collections=collection_names(settings))
 
 
 @router.get("/collections/{name}/documents", response_model=DocumentList)
@@ -138,7 +139,7 @@ def page_image(
         raise NotFoundError(f"document {doc_id!r} has {len(doc.pages)} pages, not {page}")
     if (start is None) != (end is None) or (start is not None and end is not None and start > end):
         raise InputError("give both start and end, with start <= end")
-    source = Collection(settings.collections_dir, name).source(doc.doc_id)
+    source = open_collection(settings, name).source(doc.doc_id)
     if source is None:
         raise NotFoundError(f"document {doc_id!r}: its PDF is not kept in this index; upload it again")
     spans = [] if start is None or end is None else [(start, end)]
@@ -232,7 +233,7 @@ async def upload_documents(
     """Queue the indexing of uploaded documents (same upload again: skipped or replaced; another source's id:
     refused unless ``replace``; the same content under another id: stored once). Poll the job. Of several files,
     those that cannot be read are listed in the job's ``report.failed`` and the others are indexed."""
-    collection = Collection(settings.collections_dir, name)
+    collection = open_collection(settings, name)
     _check_room(jobs, settings)
     documents, replace, refused = await _uploaded_documents(request, settings)
     job = await run_in_threadpool(
@@ -247,7 +248,7 @@ def delete_document(
     settings: SettingsDep, jobs: JobsDep, ops: IndexOpsDep,
 ) -> Job:
     """Queue the removal of a document; 404 at once if the collection has no such document."""
-    collection = Collection(settings.collections_dir, name)
+    collection = open_collection(settings, name)
     doc_id = validate_name(doc_id, "document")
     _document(pipeline.documents(collection.name), name, doc_id)
     _check_room(jobs, settings)

@@ -4,8 +4,10 @@ crash it is reported (done, failed) or run again (queued, interrupted)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeIndex, FakePipeline, running, wait_for_job
-from viqa.api.jobs import InThread, JobRegistry, JobSpec
+from viqa.api.jobs import STALE_S, InThread, JobRegistry, JobSpec
 from viqa.api.main import create_app
 from viqa.errors import InputError
 from viqa.settings import Settings
@@ -133,6 +135,7 @@ def test_an_unreadable_journal_entry_is_skipped_and_a_leftover_input_removed(set
     (settings.jobs_dir / f"{'a' * 32}.json").write_text("{not json")
     orphan = settings.jobs_dir / f"{'b' * 32}.input.json"  # its submit never returned: no 202 was sent
     orphan.write_text("{}")
+    os.utime(orphan, (time.time() - 2 * STALE_S,) * 2)  # a younger one may be another process's submit, still writing
     with service(settings) as (client, index):
         assert client.get(f"/v1/jobs/{done['id']}").json()["status"] == "done"
         assert client.get(f"/v1/jobs/{'a' * 32}").status_code == 404
