@@ -44,6 +44,7 @@ from viqa.api.routes.health import readyz
 from viqa.api.server import warn_if_exposed
 from viqa.api.state import PipelineFactory, ServiceState
 from viqa.errors import InputError
+from viqa.index.milvus import single_process
 from viqa.settings import Settings, get_settings
 
 log = logging.getLogger("viqa.api")
@@ -213,6 +214,9 @@ def run(host: str, port: int, replicas: int) -> None:
     set (leaving it, and Serve, running), else on a Ray started here; InputError if this machine has too few CPUs."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    if single_process(settings):
+        raise InputError("replicas need a store they can all open: the file store or a Milvus server "
+                         "(VIQA_MILVUS_URI=http://…), not Milvus Lite")
     warn_if_exposed(host, settings)
     address = os.environ.get("RAY_ADDRESS") or None
     ray.init(address=address)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from viqa.api.jobs import IndexOps, InThread, JobRegistry, JobSpec, Runner, WorkerProcess, stop_check
 from viqa.api.serial import ModelLock, PipelineLike, SerialPipeline
 from viqa.errors import NotFoundError
+from viqa.index.milvus import single_process
 from viqa.settings import Settings
 from viqa.types import IngestReport
 
@@ -52,7 +53,9 @@ class ServiceState:
         """A worker process when the settings ask for one and it can run there (module-level ops, and the embedder
         it would build is the service's); else the job thread."""
         ops, settings = self.index_ops, self.settings
-        if settings.ingest_worker == "process" and ops.importable:
+        if settings.ingest_worker == "process" and single_process(settings):
+            log.info("index jobs run on a thread: Milvus Lite opens in one process only")
+        elif settings.ingest_worker == "process" and ops.importable:
             if ops.embedder(settings).id == pipeline.embedder.id:
                 return WorkerProcess(ops, settings)
             log.info("index jobs run on a thread: the service's embedder is not the one a worker would build")

@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterator
 
 import ray
 
+from viqa.errors import InputError
 from viqa.eval.formats import GoldItem
 from viqa.eval.runner import ItemResult, run_open, run_reader, run_retrieval
+from viqa.index.milvus import single_process
 from viqa.index.ray_ingest import init_ray
 from viqa.settings import Settings
 
@@ -48,7 +50,10 @@ def ray_runner(
     factory: Factory = _default_factory,
 ) -> Callable[[list[GoldItem]], Iterator[ItemResult]]:
     """``run`` for ``evaluate``: the items answered by ``workers`` actors (None: one per CPU of the Ray cluster),
-    results yielded as they come."""
+    results yielded as they come; InputError over Milvus Lite, which opens in one process only."""
+    if single_process(settings):
+        raise InputError("--ray needs a store every actor can open: the file store or a Milvus server "
+                         "(VIQA_MILVUS_URI=http://…), not Milvus Lite")
 
     def run(todo: list[GoldItem]) -> Iterator[ItemResult]:
         cpus = init_ray()

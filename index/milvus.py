@@ -57,6 +57,17 @@ def milvus_uri(settings: Settings) -> str:
     return settings.milvus_uri or str(settings.home / "milvus.db")
 
 
+def _one_line(exc: BaseException) -> str:
+    """A failure in one short line: pymilvus's own message when it has one."""
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return str(message).splitlines()[0][:300]
+
+
+def single_process(settings: Settings) -> bool:
+    """Whether the settings' store opens in one process only: Milvus Lite (a path, not a server's URI)."""
+    return settings.store == "milvus" and "://" not in milvus_uri(settings)
+
+
 class _Guarded:
     """A ``MilvusClient`` whose failures are StoreUnavailableError in one line, and whose collections are loaded
     (into Milvus's memory) before their first use in this process."""
@@ -88,8 +99,7 @@ class _Guarded:
         try:
             return (getattr(self._client, name) if isinstance(name, str) else name)(*args, **kwargs)
         except Exception as exc:  # pymilvus and grpc raise their own types for every failure
-            first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-            raise StoreUnavailableError(f"Milvus at {self._uri} failed: {first}") from exc
+            raise StoreUnavailableError(f"Milvus at {self._uri} failed: {_one_line(exc)}") from exc
 
     def __getattr__(self, name: str):
         return lambda *args, **kwargs: self._call(name, *args, **kwargs)
@@ -106,8 +116,7 @@ def _client(uri: str, token: str) -> _Guarded:
     try:
         return _Guarded(MilvusClient(uri=uri, token=token), uri)
     except Exception as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-        raise StoreUnavailableError(f"cannot open Milvus at {uri}: {first}") from exc
+        raise StoreUnavailableError(f"cannot open Milvus at {uri}: {_one_line(exc)}") from exc
 
 
 def connect(settings: Settings) -> _Guarded:

@@ -25,7 +25,7 @@ class _Documents(Mapping[str, Document]):
     """The live documents by id, text included, each read from Milvus when asked."""
 
     def __init__(self, collection: MilvusCollection, ids: list[str]) -> None:
-        self._collection, self._ids = collection, ids
+        self._collection, self._ids, self._known = collection, ids, frozenset(ids)
 
     def __getitem__(self, doc_id: str) -> Document:
         doc = self._collection.document(doc_id) if doc_id in self else None
@@ -40,7 +40,7 @@ class _Documents(Mapping[str, Document]):
         return len(self._ids)
 
     def __contains__(self, doc_id: object) -> bool:
-        return doc_id in set(self._ids)
+        return doc_id in self._known
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class MilvusRetriever:
 
     @property
     def chunks(self) -> list[Chunk]:
-        """Every live passage, by document then place (heavy: for tests and tools)."""
+        """Every live passage, in the order stored (heavy: for tests and tools)."""
         loaded = self.load()._loaded
         ids = self.collection.live_passage_ids(loaded.batches)
         found = self.collection.chunks(ids)

@@ -44,3 +44,7 @@ class StoreUnavailableError(ViqaError):
     """The store (a Milvus server) could not be reached or refused a call, told in one line; retry later."""
 
     exit_code = 4
+
+    @property
+    def public(self) -> str:
+        return "the document store is unavailable; try again shortly"

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.fakes import running
-from viqa.errors import InputError, QuestionTooLongError, ReaderError
+from viqa.errors import InputError, QuestionTooLongError, ReaderError, StoreUnavailableError
 from viqa.index.store import StorageError, validate_name
 
 UPLOAD = "/v1/collections/default/documents"
@@ -155,6 +155,7 @@ def test_the_published_name_pattern_is_the_stores_rule(client: TestClient) -> No
     (ReaderError("the reader failed on this question (PanicException: /opt/x/tokenizer.rs:12)"), 422, "reader_error"),
     (StorageError("/root/.viqa/collections/x: the disk is full", "the disk is full", Path("/root"), 10), 507,
      "insufficient_storage"),
+    (StoreUnavailableError("Milvus at http://milvus:19530 failed: server unavailable"), 503, "store_unavailable"),
 ])
 def test_errors_of_reading_and_storing_have_their_status_and_no_path(
     client, fake_pipeline, monkeypatch: pytest.MonkeyPatch, error: Exception, status: int, code: str
@@ -166,3 +167,4 @@ def test_errors_of_reading_and_storing_have_their_status_and_no_path(
     response = client.post("/v1/ask", json={"question": "Tổng đàn bò?"})
     assert response.status_code == status and response.json()["error"]["code"] == code
     assert "/" not in response.json()["error"]["message"]
+    assert ("retry-after" in response.headers) is (status == 503)

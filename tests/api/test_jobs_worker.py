@@ -105,6 +105,15 @@ def test_jobs_whose_ops_the_worker_cannot_import_run_on_the_service_thread(clien
     assert not isinstance(client.app.state.service.jobs.runner, WorkerProcess)  # the tests' FakeIndex methods
 
 
+def test_jobs_over_milvus_lite_run_on_the_service_thread_which_holds_the_file(settings: Settings, tmp_path) -> None:
+    lite = settings.model_copy(update={"store": "milvus", "milvus_uri": str(tmp_path / "viqa.db")})
+    app = create_app(lambda s: FakePipeline(s), lite, index_ops=ops(where_it_ran))
+    with running(app) as client:
+        job = wait_for_job(client, client.post(UPLOAD, json={"text": "Một."}).json()["id"], timeout=60)
+        assert not isinstance(app.state.service.jobs.runner, WorkerProcess)
+    assert job["status"] == "done" and int(job["report"]["added"][0].split()[0]) == os.getpid()
+
+
 def test_a_worker_job_fails_with_its_reason_or_a_generic_one_and_a_dead_worker_is_told(settings: Settings) -> None:
     worker = WorkerProcess(ops(refusing), settings)
     cancel = threading.Event()

@@ -184,3 +184,9 @@ def test_an_unknown_collection_is_not_found(milvus_settings, fake_embedder) -> N
     coll = open_collection(milvus_settings, "chua-co")
     with pytest.raises(NotFoundError, match="no index yet"):
         MilvusRetriever(coll, fake_embedder, milvus_settings).load()  # type: ignore[arg-type]
+
+
+def test_an_unreachable_milvus_server_is_one_line(settings: Settings) -> None:
+    unreachable = settings.model_copy(update={"store": "milvus", "milvus_uri": "http://127.0.0.1:1"})
+    with pytest.raises(StoreUnavailableError, match=r"^cannot open Milvus at http://127.0.0.1:1: [^\n]+$"):
+        collection_names(unreachable)
