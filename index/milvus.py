@@ -155,7 +155,7 @@ class MilvusCollection:
     """A named collection in Milvus; cheap to construct, nothing is read until asked. See the module docstring.
 
     >>> coll = MilvusCollection(connect(settings), "default", settings)
-    >>> coll.search_dense(vector, 10)              # {passage id: cosine}
+    >>> coll.search_dense(vector, 10)              # Milvus hits: id, distance (the cosine), entity
     """
 
     def __init__(self, client, name: str, settings: Settings) -> None:

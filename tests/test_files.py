@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -45,4 +47,25 @@ def test_the_file_and_its_folder_reach_the_disk_before_it_returns(
 
     monkeypatch.setattr(os, "fsync", fsync)
     write_text_atomic(target, "{}")
-    assert synced == [str(tmp_path / ".job.json.tmp"), str(tmp_path)]
+    assert len(synced) == 2 and re.fullmatch(rf"{tmp_path}/\.job\.json\.[0-9a-f]{{12}}\.tmp", synced[0])
+    assert synced[1] == str(tmp_path)
+
+
+def test_writers_of_one_path_at_once_never_take_each_others_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "job.json"
+    texts = [f'{{"n": {i}}}' for i in range(8)]
+    failed: list[BaseException] = []
+
+    def write(text: str) -> None:
+        try:
+            write_text_atomic(target, text)
+        except BaseException as exc:  # noqa: BLE001 - what a writer raised is the test's finding
+            failed.append(exc)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in texts for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failed == []
+    assert target.read_text(encoding="utf-8") in texts and os.listdir(tmp_path) == ["job.json"]
