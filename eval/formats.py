@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from viqa.errors import InputError
@@ -82,8 +82,9 @@ def _csv(text: str, name: str) -> list[GoldItem]:
     return items
 
 
-def load_gold(path: Path) -> list[GoldItem]:
-    """Read a gold set, detecting its format; InputError naming the line or record when it is malformed."""
+def load_gold(path: Path, renumber_repeated_ids: bool = False) -> list[GoldItem]:
+    """Read a gold set, detecting its format; InputError naming the line or record when it is malformed, or an id
+    that appears twice (``renumber_repeated_ids``: the second is read as "<id>#2", for training files)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -110,8 +111,14 @@ def load_gold(path: Path) -> list[GoldItem]:
     if not items:
         raise InputError(f"{path}: no questions found")
     seen: set[str] = set()
-    for it in items:
-        if it.qid in seen:
-            raise InputError(f"{path}: question id {it.qid!r} appears twice")
-        seen.add(it.qid)
+    for i, it in enumerate(items):
+        qid, n = it.qid, 1
+        while qid in seen:
+            if not renumber_repeated_ids:
+                raise InputError(f"{path}: question id {it.qid!r} appears twice")
+            n += 1
+            qid = f"{it.qid}#{n}"
+        if qid != it.qid:
+            items[i] = replace(it, qid=qid)
+        seen.add(qid)
     return items

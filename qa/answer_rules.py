@@ -8,11 +8,19 @@ of (question, text, start, end); the set each was chosen on is in the model card
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import replace
 from functools import lru_cache
 
 from viqa.qa.spans import MAGNITUDES, Span
+from viqa.settings import ANSWER_RULES, AnswerRule
+from viqa.text.normalise import strip_tone_marks, typed_without_tones
 from viqa.text.segment import sentence_spans, syllables
+
+
+def as_typed(question: str, text: str) -> str:
+    """``text`` as the question's writer would type it: without tone marks when the question has none."""
+    return strip_tone_marks(text) if typed_without_tones(question) else text
 
 
 def question_words_around(question: str, text: str, start: int, end: int, width: int) -> int:
@@ -24,7 +32,7 @@ def question_words_around(question: str, text: str, start: int, end: int, width:
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
     before = [w for w in words if w[1] <= start][-width:] if width else []
     after = [w for w in words if w[0] >= end][:width]
-    near = {syllable for a, b in before + after for syllable in syllables(text[a:b])}
+    near = {syllable for a, b in before + after for syllable in syllables(as_typed(question, text[a:b]))}
     return len(near & set(syllables(question)))
 
 
@@ -49,6 +57,15 @@ COUNTABLE_TAGS = ("N", "M")  # underthesea POS of a counted noun: nouns (N, Nc, 
 
 
 _QUANTITY_QUESTION = re.compile(r"\b(?:bao nhiêu|mấy)\b", re.IGNORECASE)
+_QUANTITY_TYPED_BARE = re.compile(r"\bbao nhieu\b", re.IGNORECASE)  # bare "may" is as often "máy" (machine)
+
+
+def asks_quantity(question: str) -> bool:
+    """True for a "bao nhiêu/mấy" question, or a "bao nhieu" one typed without tone marks."""
+    if typed_without_tones(question):
+        return _QUANTITY_TYPED_BARE.search(question) is not None
+    return _QUANTITY_QUESTION.search(question) is not None
+
 _RESTATED = re.compile(r"(.+?)(?:\s+là|\s*:)\s+(?=\d)")
 
 
@@ -60,9 +77,9 @@ def drop_restated_subject(question: str, text: str, start: int, end: int) -> int
     such as "tối thiểu là 50 điểm" keeps its qualifier.
     """
     restated = _RESTATED.match(text, start, end)
-    if not _QUANTITY_QUESTION.search(question) or not restated:
+    if not asks_quantity(question) or not restated:
         return start
-    asked, subject = set(syllables(question)), syllables(restated.group(1))
+    asked, subject = set(syllables(question)), syllables(as_typed(question, restated.group(1)))
     if len(subject) < 3 or 3 * sum(w in asked for w in subject) < 2 * len(subject):
         return start
     return restated.end()
@@ -70,6 +87,7 @@ def drop_restated_subject(question: str, text: str, start: int, end: int) -> int
 
 _TIME_WORD = r"\b(?:năm|tháng|ngày|quý)\s+"
 _ASKED_DATE = re.compile(_TIME_WORD + r"(?:bao nhiêu|mấy)\b", re.IGNORECASE)
+_ASKED_DATE_TYPED_BARE = re.compile(r"\b(?:nam|thang|ngay|quy)\s+(?:bao nhieu|may)\b", re.IGNORECASE)
 _DATE = re.compile(f"(?:{_TIME_WORD})?" + r"\d{1,4}(?:/\d{1,4}){0,2}", re.IGNORECASE)
 _AFTER_TIME_WORD = re.compile(_TIME_WORD + "$", re.IGNORECASE)
 
@@ -77,7 +95,8 @@ _AFTER_TIME_WORD = re.compile(_TIME_WORD + "$", re.IGNORECASE)
 def is_date_for_a_quantity(question: str, text: str, start: int, end: int) -> bool:
     """True when a "bao nhiêu/mấy" question that does not ask a date ("năm bao nhiêu?") would be answered by
     a date: a bare number that follows a time word ("2024" in "năm 2024") cannot be "bao nhiêu người"."""
-    if not _QUANTITY_QUESTION.search(question) or _ASKED_DATE.search(question):
+    asked_date = _ASKED_DATE_TYPED_BARE if typed_without_tones(question) else _ASKED_DATE
+    if not asks_quantity(question) or asked_date.search(question):
         return False
     if not _DATE.fullmatch(text, start, end):
         return False
@@ -91,7 +110,7 @@ NUMERALS = MAGNITUDES | {"một", "hai", "ba", "bốn", "tư", "năm", "sáu", "
 def has_no_quantity(question: str, text: str, start: int, end: int) -> bool:
     """True when a "bao nhiêu/mấy" question would be answered by a span with no digit and no numeral word
     ("số" of "số người nộp hồ sơ … là 700 người" is no answer to "bao nhiêu người nộp hồ sơ?")."""
-    if not _QUANTITY_QUESTION.search(question):
+    if not asks_quantity(question):
         return False
     span = text[start:end]
     return not any(ch.isdigit() for ch in span) and not NUMERALS & set(syllables(span))
@@ -101,7 +120,7 @@ def trim_to_quantity(question: str, text: str, start: int, end: int) -> int:
     """For "bao nhiêu/mấy" questions, an answer that starts with a number is one quantity: cut it at the
     first ", " or "; " ("3.771,41 nghìn m³", not "3.771,41 nghìn m³, đạt 86,5%"), or at a "và" that joins
     another number ("164,8ha", not "164,8ha và 3,2ha")."""
-    if not _QUANTITY_QUESTION.search(question) or not text[start:end][:1].isdigit():
+    if not asks_quantity(question) or not text[start:end][:1].isdigit():
         return end
     cut = re.search(r"[,;]\s|\s+và\s+(?=\d)", text[start:end])
     return start + cut.start() if cut else end
@@ -145,12 +164,18 @@ def extend_to_counted_noun(question: str, text: str, start: int, end: int) -> in
     return pos
 
 
-def shape_answer(question: str, text: str, start: int, end: int) -> tuple[int, int] | None:
-    """A snapped span [start, end) of ``text`` shaped by the rules above, in this order; None when a rule
-    rejects it or nothing is left."""
-    start = drop_restated_subject(question, text, start, end)
-    end = trim_to_quantity(question, text, start, end)
-    if is_date_for_a_quantity(question, text, start, end) or has_no_quantity(question, text, start, end):
+def shape_answer(question: str, text: str, start: int, end: int,
+                 rules: Collection[AnswerRule] = ANSWER_RULES) -> tuple[int, int] | None:
+    """A snapped span [start, end) of ``text`` shaped by those of the rules above named in ``rules``, in this
+    order; None when a rule rejects it or nothing is left."""
+    if "drop_restated_subject" in rules:
+        start = drop_restated_subject(question, text, start, end)
+    if "trim_to_quantity" in rules:
+        end = trim_to_quantity(question, text, start, end)
+    if "is_date_for_a_quantity" in rules and is_date_for_a_quantity(question, text, start, end):
         return None
-    end = extend_to_counted_noun(question, text, start, end)
+    if "has_no_quantity" in rules and has_no_quantity(question, text, start, end):
+        return None
+    if "extend_to_counted_noun" in rules:
+        end = extend_to_counted_noun(question, text, start, end)
     return (start, end) if end > start else None

@@ -1,7 +1,8 @@
 """The extractive reader at inference, as a chain: prepare windows → infer → decode spans → answer rules.
 
 Each step is a function (``prepare_windows``, ``SpanModel.logits``, ``decode_spans``, ``rank_spans``) that can be
-tested alone; ``Reader.read`` runs them in order over all pairs at once.
+tested alone; ``Reader.read`` runs them in order over all pairs at once, as ``Reader.infer`` (the model) then
+``Reader.spans`` (decoding and rules), so that rules can be compared on one inference.
 
 Bounded work: a question over ``max_question_tokens`` is refused before reading (QuestionTooLongError), a long
 question lowers the stride so that its windows still fit, and a passage is read in its first
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +26,12 @@ from viqa.models.reader_model import Windows, make_windows
 from viqa.models.span_model import SpanModel
 from viqa.qa.answer_rules import rerank_by_context, shape_answer
 from viqa.qa.spans import Span, best_spans, snap
-from viqa.text.normalise import unify_tone_marks
+from viqa.settings import ANSWER_RULES, AnswerRule, Settings
+from viqa.text.normalise import typed_without_tones, unify_tone_marks
+from viqa.text.retone import restore_tone_marks
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from viqa.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,15 @@ class ReadResult:
     def margin(self) -> float:
         """The first span's score minus the no-answer score (-inf when nothing was found)."""
         return self.spans[0].score - self.null_score if self.spans else -math.inf
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """What the model computed for a batch of pairs: their windows and each window's start and end logits."""
+
+    windows: Windows
+    starts: list[np.ndarray]
+    ends: list[np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -93,9 +104,9 @@ def prepare_windows(
 
 def decode_spans(
     pairs: list[tuple[str, str]], windows: Windows, starts: list[np.ndarray], ends: list[np.ndarray],
-    max_answer_tokens: int, per_window: int,
+    max_answer_tokens: int, per_window: int, rules: Collection[AnswerRule] = ANSWER_RULES,
 ) -> list[Decoded]:
-    """Each window's ``per_window`` best spans, snapped to whole words and shaped by the answer rules; the same
+    """Each window's ``per_window`` best spans, snapped to whole words and shaped by the answer ``rules``; the same
     answer from overlapping windows keeps its best score."""
     decoded = [Decoded({}, math.inf) for _ in pairs]
     nulls = [math.inf] * len(pairs)
@@ -104,7 +115,7 @@ def decode_spans(
         question, context = pairs[pair]
         found = decoded[pair].found
         for span in best_spans(starts[w], ends[w], windows.offsets[w], max_answer_tokens, per_window):
-            shaped = shape_answer(question, context, *snap(context, span.start, span.end))
+            shaped = shape_answer(question, context, *snap(context, span.start, span.end), rules)
             if shaped is not None and span.score > found.get(shaped, -math.inf):
                 found[shaped] = span.score
     return [Decoded(d.found, null) for d, null in zip(decoded, nulls, strict=True)]
@@ -167,12 +178,33 @@ class Reader:
             raise ReaderError(f"the reader failed on this question ({type(exc).__name__}: {first})") from exc
 
     def _read(self, pairs: list[tuple[str, str]]) -> list[ReadResult]:
-        s = self.settings
         for question in {q for q, _ in pairs}:
             self.check_question(question)
+        pairs = self.as_read(pairs)
+        return self.spans(pairs, self.infer(pairs))
+
+    def as_read(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``pairs`` as the reader reads them: a question typed without tone marks gets them back from its passage
+        (``viqa.text.retone``, unless ``reader_restore_tones`` is off); the passages are unchanged."""
+        if not self.settings.reader_restore_tones:
+            return pairs
+        return [(restore_tone_marks(q, c) if typed_without_tones(q) else q, c) for q, c in pairs]
+
+    def infer(self, pairs: list[tuple[str, str]]) -> Inferred:
+        """The windows of ``pairs`` and the model's start/end logits over them (no checks, no rules)."""
+        s = self.settings
         windows = prepare_windows(self.model.tokenizer, pairs, s.reader_max_length, s.reader_stride,
                                   s.max_windows_per_passage)
-        starts, ends = self.model.logits(windows.input_ids)
-        decoded = decode_spans(pairs, windows, starts, ends, s.max_answer_tokens, 2 * s.reader_top_spans)
-        return [rank_spans(q, c, d, s.reader_top_spans, s.reader_context_words, s.reader_context_weight)
+        return Inferred(windows, *self.model.logits(windows.input_ids))
+
+    def spans(self, pairs: list[tuple[str, str]], inferred: Inferred, rules: Collection[AnswerRule] | None = None,
+              context_weight: float | None = None) -> list[ReadResult]:
+        """One ReadResult per pair from ``inferred`` = ``infer(pairs)``, with the settings' answer rules and re-ranking
+        weight unless ``rules`` / ``context_weight`` are given (to compare them on one inference)."""
+        s = self.settings
+        rules = frozenset(s.answer_rules if rules is None else rules)
+        weight = s.reader_context_weight if context_weight is None else context_weight
+        decoded = decode_spans(pairs, inferred.windows, inferred.starts, inferred.ends, s.max_answer_tokens,
+                               2 * s.reader_top_spans, rules)
+        return [rank_spans(q, c, d, s.reader_top_spans, s.reader_context_words, weight)
                 for (q, c), d in zip(pairs, decoded, strict=True)]

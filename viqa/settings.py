@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from viqa.errors import InputError
 
 Runtime = Literal["onnx", "torch"]
+AnswerRule = Literal["drop_restated_subject", "trim_to_quantity", "is_date_for_a_quantity", "has_no_quantity",
+                     "extend_to_counted_noun"]
+ANSWER_RULES: tuple[AnswerRule, ...] = get_args(AnswerRule)
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
 
 
@@ -145,6 +148,14 @@ class Settings(BaseSettings):
     )
     reader_top_spans: int = Field(default=3, ge=1, description="Best spans kept per passage (re-ranked, then fused).")
     max_answer_tokens: int = Field(default=30, ge=1)
+    answer_rules: list[AnswerRule] = Field(
+        default_factory=lambda: list(ANSWER_RULES), description="The answer rules of viqa.qa.answer_rules applied to"
+        ' every span (VIQA_ANSWER_RULES=\'["trim_to_quantity"]\'); []: none.'
+    )
+    reader_restore_tones: bool = Field(
+        default=True, description="Read a question typed without tone marks with those of the words its passage"
+        " holds (viqa.text.retone)."
+    )
     reader_context_words: int = Field(default=5, ge=0, description="Words either side of a span that re-ranking reads.")
     reader_context_weight: float = Field(
         default=0.3, ge=0, description="Logits added to a span per question syllable among those words; 0: off."

@@ -29,7 +29,7 @@ from viqa.index.ingest import ingest_paths
 from viqa.models.embedder import Embedder
 from viqa.qa.pipeline import Pipeline
 from viqa.quiet import quiet_model_loading
-from viqa.settings import Settings
+from viqa.settings import ANSWER_RULES, Settings
 
 # (label, settings changed from the variant before); the first is the state before this work
 VARIANTS: list[tuple[str, dict]] = [
@@ -47,12 +47,22 @@ VARIANTS: list[tuple[str, dict]] = [
 ]
 
 
-def variant_settings(base: Settings) -> list[tuple[str, Settings]]:
-    """The cumulative variants as settings objects."""
+# how the reader read before reader v3 (its weights come from --reader-before)
+READER_BEFORE = {"answer_rules": list(ANSWER_RULES), "reader_context_weight": 0.3, "reader_restore_tones": False}
+
+
+def variant_settings(base: Settings, reader_before: Path | None = None) -> list[tuple[str, Settings]]:
+    """The cumulative variants as settings objects. With ``reader_before`` (a weights folder), every variant reads
+    with those weights and ``READER_BEFORE``, and one more variant reads as ``base`` does."""
     out, current = [], base.model_dump()
+    if reader_before is not None:
+        current |= {**READER_BEFORE, "reader_weights": reader_before}
     for label, change in VARIANTS:
         current = {**current, **change}
         out.append((label, Settings(**current)))
+    if reader_before is not None:
+        now = base.model_dump(include={"reader_weights", *READER_BEFORE})
+        out.append(("+ reader v3 and its rules", Settings(**{**current, **now})))
     return out
 
 
@@ -94,9 +104,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--gold", type=Path, default=LANG_SON_GOLD)
     p.add_argument("--corpus", type=Path, default=SAMPLE_DIR)
     p.add_argument("--out", type=Path, default=Path("runs/bench/speed.json"))
+    p.add_argument("--reader-before", type=Path, default=None,
+                   help="Earlier reader weights: every variant reads with them (and the rules of then), and a last one"
+                        " reads with the weights and rules in use.")
     args = p.parse_args(argv)
     quiet_model_loading()
-    variants = variant_settings(Settings())
+    variants = variant_settings(Settings(), args.reader_before)
     base = variants[-1][1]
     collection = report_collection(base, Embedder.from_settings(base), args.corpus).name
     answers = bench_answers(variants, args.gold, collection)

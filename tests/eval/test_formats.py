@@ -109,6 +109,12 @@ def test_duplicate_question_ids_are_refused(tmp_path: Path) -> None:
         load_gold(_write(tmp_path, "gold.jsonl", text))
 
 
+def test_repeated_question_ids_can_be_renumbered_for_training_files(tmp_path: Path) -> None:
+    text = "".join(f'{{"id": "2", "question": "q{i}", "answers": ["a"]}}\n' for i in range(3))
+    items = load_gold(_write(tmp_path, "gold.jsonl", text), renumber_repeated_ids=True)
+    assert [(it.qid, it.question) for it in items] == [("2", "q0"), ("2#2", "q1"), ("2#3", "q2")]
+
+
 def test_csv_without_an_answer_column_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="'answer'"):
         load_gold(_write(tmp_path, "gold.csv", "question,context\nDiện tích?,Đạt 168ha.\n"))

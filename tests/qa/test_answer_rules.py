@@ -164,3 +164,29 @@ def test_reranking_prefers_the_figure_whose_neighbours_repeat_the_question() -> 
     assert [round(s.bonus, 2) for s in ranked] == [1.5, 1.2]  # "11" of the next sentence is not the month's
     assert rerank_by_context(question, text, spans, width=5, weight=0.0)[0].start == month  # off: by score
     assert rerank_by_context(question, text, spans, width=5, weight=0.0)[0].bonus == 0.0
+
+
+def test_the_quantity_rules_read_a_question_typed_without_tone_marks() -> None:
+    from viqa.qa.answer_rules import asks_quantity, drop_restated_subject, is_date_for_a_quantity, trim_to_quantity
+
+    assert asks_quantity("Tong kim ngach thang 11 uoc dat bao nhieu?")
+    assert not asks_quantity("May bay ha canh o dau?") and not asks_quantity("Máy bay hạ cánh ở đâu?")
+    assert asks_quantity("Có mấy người?")
+    text = "kim ngạch xuất khẩu ước đạt 280 triệu USD, tăng 5%; năm 2024 có 700 người"
+    s = text.index("280")
+    assert text[s : trim_to_quantity("Kim ngach xuat khau bao nhieu?", text, s, len(text))] == "280 triệu USD"
+    year = text.index("2024")
+    assert is_date_for_a_quantity("Co bao nhieu nguoi?", text, year, year + 4)
+    assert not is_date_for_a_quantity("Nam bao nhieu co 700 nguoi?", text, year, year + 4)
+    restated = "số người nộp hồ sơ hưởng bảo hiểm là 700 người"
+    assert restated[drop_restated_subject("Co bao nhieu nguoi nop ho so huong bao hiem?", restated, 0,
+                                          len(restated)):] == "700 người"
+
+
+def test_re_ranking_counts_question_words_typed_without_tone_marks() -> None:
+    from viqa.qa.answer_rules import question_words_around
+
+    text = "nhập khẩu đạt 160 triệu USD"
+    s = text.index("160")
+    assert question_words_around("nhap khau bao nhieu?", text, s, s + 3, 5) == 2
+    assert question_words_around("nhập khẩu bao nhiêu?", text, s, s + 3, 5) == 2

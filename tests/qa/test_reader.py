@@ -81,6 +81,20 @@ def test_the_answer_rules_drop_a_date_given_for_a_quantity() -> None:
     assert "2023" not in answers and "120 nghìn con" in answers
 
 
+def test_only_the_answer_rules_named_are_applied() -> None:
+    text = "Năm 2023 tỉnh có 120 nghìn con trâu."
+    question = "Tỉnh có bao nhiêu con trâu?"
+    offsets = _window(text)
+    year, count = _token_of(offsets, text, "2023"), _token_of(offsets, text, "120")
+    windows = Windows([[0] * len(offsets)], [0], [offsets])
+    starts = [_logits(offsets, {year: 6.0, count: 3.0})]
+    ends = [_logits(offsets, {year: 6.0, count + 1: 3.0})]
+    (decoded,) = decode_spans([(question, text)], windows, starts, ends, max_answer_tokens=30, per_window=6,
+                              rules=())
+    answers = {text[s:e] for s, e in decoded.found}
+    assert "2023" in answers and "120 nghìn" in answers and "120 nghìn con" not in answers
+
+
 def test_rank_spans_keeps_the_top_spans_best_first_and_no_span_means_no_margin() -> None:
     found = {(0, 5): 1.0, (10, 15): 3.0, (20, 25): 2.0}
     result = rank_spans("q", "x" * 30, Decoded(found, 0.5), top_n=2, context_words=0, context_weight=0.0)
@@ -242,6 +256,16 @@ def test_shipped_reader_loads_offline_and_reads_a_figure(settings, no_network) -
     best = result.spans[0]
     assert context[best.start : best.end] == "440 triệu USD"
     assert result.margin > reader_calibration(reader_weights(settings), settings.model_cache)[0]
+
+
+def test_a_question_typed_without_tone_marks_is_read_with_those_of_its_passage(settings) -> None:
+    context = "Kim ngạch xuất khẩu tháng 11 ước đạt 280 triệu USD."
+    typed = "Kim ngach xuat khau thang 11 dat bao nhieu?"
+    reader = Reader(model=None, settings=settings)  # type: ignore[arg-type]
+    assert reader.as_read([(typed, context)]) == [("Kim ngạch xuất khẩu tháng 11 đạt bao nhiêu?", context)]
+    assert reader.as_read([("Kim ngạch?", context)]) == [("Kim ngạch?", context)]
+    off = Reader(model=None, settings=settings.model_copy(update={"reader_restore_tones": False}))  # type: ignore[arg-type]
+    assert off.as_read([(typed, context)]) == [(typed, context)]
 
 
 @pytest.mark.slow

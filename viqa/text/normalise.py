@@ -54,6 +54,11 @@ def strip_tone_marks(text: str) -> str:
     return bare.replace("đ", "d").replace("Đ", "D")
 
 
+def typed_without_tones(text: str) -> bool:
+    """True when ``text`` carries no tone mark, vowel mark nor "đ" ("tong kim ngach thang 11"), as many users type."""
+    return strip_tone_marks(text) == text
+
+
 def normalise_for_matching(text: str) -> str:
     """The one normaliser for documents and queries alike: NFC, unified tone marks, lower case."""
     return unify_tone_marks(unicodedata.normalize("NFC", text)).lower()

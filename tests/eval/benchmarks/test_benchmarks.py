@@ -72,6 +72,16 @@ def test_speed_variants_go_from_the_old_set_up_to_the_shipped_one_a_change_at_a_
         assert getattr(last, key) == getattr(shipped, key), f"the last variant should be what viqa ships: {key}"
 
 
+def test_speed_variants_read_with_an_earlier_reader_until_the_last_one(settings: Settings, tmp_path: Path) -> None:
+    variants = variant_settings(settings, reader_before=tmp_path)
+    assert len(variants) == len(VARIANTS) + 1
+    assert all(s.reader_weights == tmp_path and s.reader_context_weight == 0.3 for _, s in variants[:-1])
+    last = variants[-1][1]
+    assert (last.reader_weights, last.answer_rules, last.reader_context_weight) == (
+        settings.reader_weights, settings.answer_rules, settings.reader_context_weight)
+    assert last.read_k == variants[-2][1].read_k
+
+
 def test_synthetic_chunks_are_unit_vectors_made_of_their_sentences() -> None:
     rng = np.random.default_rng(0)
     pool = rng.normal(size=(20, 8)).astype(np.float32)
@@ -276,3 +286,15 @@ def test_the_comparison_table_has_a_column_per_system_and_a_row_per_measure() ->
     assert all(line.startswith(label + "  ") for line, label in zip(lines[1:], labels, strict=True))
     assert lines[1].split()[-6:] == ["70.0", "/", "80.0", "70.0", "/", "80.0"] and "2/5" in lines[2]
     assert lines[4].split()[-2:] == ["3.25", "3.25"]
+
+
+def test_the_rules_bench_toggles_each_rule_and_the_re_ranking_once() -> None:
+    from viqa.eval.benchmarks.rules import variants
+    from viqa.settings import ANSWER_RULES
+
+    chosen = variants(("trim_to_quantity",), 0.0)
+    by_name = {v.name: v for v in chosen}
+    assert by_name["in use"].rules == ("trim_to_quantity",) and by_name["re-ranking on"].context_weight > 0
+    assert by_name["- trim_to_quantity"].rules == ()
+    assert set(by_name["+ has_no_quantity"].rules) == {"trim_to_quantity", "has_no_quantity"}
+    assert len(chosen) == len(ANSWER_RULES) + 3 and by_name["no rules, no re-ranking"].rules == ()
