@@ -26,7 +26,7 @@ from viqa.models.reader_model import Windows, make_windows
 from viqa.models.span_model import SpanModel
 from viqa.qa.answer_rules import rerank_by_context, shape_answer
 from viqa.qa.spans import Span, best_spans, snap
-from viqa.settings import ANSWER_RULES, AnswerRule, Settings
+from viqa.settings import AnswerRule, Settings
 from viqa.text.normalise import typed_without_tones, unify_tone_marks
 from viqa.text.retone import restore_tone_marks
 
@@ -104,7 +104,7 @@ def prepare_windows(
 
 def decode_spans(
     pairs: list[tuple[str, str]], windows: Windows, starts: list[np.ndarray], ends: list[np.ndarray],
-    max_answer_tokens: int, per_window: int, rules: Collection[AnswerRule] = ANSWER_RULES,
+    max_answer_tokens: int, per_window: int, rules: Collection[AnswerRule],
 ) -> list[Decoded]:
     """Each window's ``per_window`` best spans, snapped to whole words and shaped by the answer ``rules``; the same
     answer from overlapping windows keeps its best score."""

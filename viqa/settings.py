@@ -149,8 +149,9 @@ class Settings(BaseSettings):
     reader_top_spans: int = Field(default=3, ge=1, description="Best spans kept per passage (re-ranked, then fused).")
     max_answer_tokens: int = Field(default=30, ge=1)
     answer_rules: list[AnswerRule] = Field(
-        default_factory=lambda: list(ANSWER_RULES), description="The answer rules of viqa.qa.answer_rules applied to"
-        ' every span (VIQA_ANSWER_RULES=\'["trim_to_quantity"]\'); []: none.'
+        default_factory=lambda: ["trim_to_quantity", "extend_to_counted_noun"],
+        description="The answer rules of viqa.qa.answer_rules applied to every span ([]: none). The two kept are those"
+        " with a net gain on the selection sets (python -m viqa.eval.benchmarks.rules; see the model card)."
     )
     reader_restore_tones: bool = Field(
         default=True, description="Read a question typed without tone marks with those of the words its passage"
@@ -158,7 +159,8 @@ class Settings(BaseSettings):
     )
     reader_context_words: int = Field(default=5, ge=0, description="Words either side of a span that re-ranking reads.")
     reader_context_weight: float = Field(
-        default=0.3, ge=0, description="Logits added to a span per question syllable among those words; 0: off."
+        default=0.0, ge=0, description="Logits added to a span per question syllable among those words; 0: off, as"
+        " chosen on the selection sets (python -m viqa.eval.benchmarks.rules; 0.3 had been fitted on XQuAD-vi dev)."
     )
     reader_runtime: Runtime = Field(default="onnx", description="ONNX Runtime or torch.")
     reader_quantize: bool = Field(

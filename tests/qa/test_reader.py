@@ -13,7 +13,7 @@ from viqa.errors import InputError, QuestionTooLongError, ReaderError
 from viqa.models.reader_model import SHIPPED_WEIGHTS, Windows, ensure_reader_folder, reader_calibration, reader_weights
 from viqa.qa import reader as reader_module
 from viqa.qa.reader import Decoded, Reader, decode_spans, prepare_windows, rank_spans
-from viqa.settings import Settings
+from viqa.settings import ANSWER_RULES, Settings
 
 CONTEXT = "Tổng kim ngạch tháng 11 ước đạt 440 triệu USD, trong đó xuất khẩu 280 triệu USD."
 QUESTION = "Tổng kim ngạch tháng 11 ước đạt bao nhiêu?"
@@ -50,7 +50,8 @@ def test_decode_spans_snaps_a_figure_to_its_magnitude_and_unit() -> None:
     start = end = _token_of(offsets, CONTEXT, "440")
     windows = Windows([[0] * len(offsets)], [0], [offsets])
     (decoded,) = decode_spans([(QUESTION, CONTEXT)], windows, [_logits(offsets, {start: 5.0})],
-                              [_logits(offsets, {end: 5.0})], max_answer_tokens=30, per_window=6)
+                              [_logits(offsets, {end: 5.0})], max_answer_tokens=30, per_window=6,
+                              rules=ANSWER_RULES)
     best = max(decoded.found, key=decoded.found.__getitem__)
     assert CONTEXT[best[0] : best[1]] == "440 triệu USD"  # "triệu USD" after the number is attached
     assert decoded.found[best] == pytest.approx(10.0) and decoded.null_score == pytest.approx(0.0)
@@ -62,7 +63,8 @@ def test_an_answer_found_in_two_windows_keeps_its_best_score_and_the_lowest_null
     windows = Windows([[0] * len(offsets)] * 2, [0, 0], [offsets, offsets])
     starts = [_logits(offsets, {start: 2.0}, null=1.0), _logits(offsets, {start: 4.0}, null=-1.0)]
     ends = [_logits(offsets, {end: 2.0}), _logits(offsets, {end: 4.0})]
-    (decoded,) = decode_spans([(QUESTION, CONTEXT)], windows, starts, ends, max_answer_tokens=30, per_window=6)
+    (decoded,) = decode_spans([(QUESTION, CONTEXT)], windows, starts, ends, max_answer_tokens=30, per_window=6,
+                              rules=ANSWER_RULES)
     span = (CONTEXT.index("440"), CONTEXT.index("USD,") + 3)
     assert decoded.found[span] == pytest.approx(8.0)
     assert decoded.null_score == pytest.approx(-1.0)  # the second window's [CLS] start + end: -1 + 0
@@ -76,7 +78,8 @@ def test_the_answer_rules_drop_a_date_given_for_a_quantity() -> None:
     windows = Windows([[0] * len(offsets)], [0], [offsets])
     starts = [_logits(offsets, {year: 6.0, count: 3.0})]
     ends = [_logits(offsets, {year: 6.0, count + 1: 3.0})]
-    (decoded,) = decode_spans([(question, text)], windows, starts, ends, max_answer_tokens=30, per_window=6)
+    (decoded,) = decode_spans([(question, text)], windows, starts, ends, max_answer_tokens=30, per_window=6,
+                              rules=ANSWER_RULES)
     answers = {text[s:e] for s, e in decoded.found}
     assert "2023" not in answers and "120 nghìn con" in answers
 
