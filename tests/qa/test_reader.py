@@ -70,32 +70,28 @@ def test_an_answer_found_in_two_windows_keeps_its_best_score_and_the_lowest_null
     assert decoded.null_score == pytest.approx(-1.0)  # the second window's [CLS] start + end: -1 + 0
 
 
-def test_the_answer_rules_drop_a_date_given_for_a_quantity() -> None:
+def _answers_to_a_count_beside_a_year(rules) -> set[str]:
+    """The answers decoded for "bao nhiêu con trâu?" where the year scores best and the count second."""
     text = "Năm 2023 tỉnh có 120 nghìn con trâu."
-    question = "Tỉnh có bao nhiêu con trâu?"
     offsets = _window(text)
     year, count = _token_of(offsets, text, "2023"), _token_of(offsets, text, "120")
     windows = Windows([[0] * len(offsets)], [0], [offsets])
     starts = [_logits(offsets, {year: 6.0, count: 3.0})]
     ends = [_logits(offsets, {year: 6.0, count + 1: 3.0})]
-    (decoded,) = decode_spans([(question, text)], windows, starts, ends, max_answer_tokens=30, per_window=6,
-                              rules=ANSWER_RULES)
-    answers = {text[s:e] for s, e in decoded.found}
+    (decoded,) = decode_spans([("Tỉnh có bao nhiêu con trâu?", text)], windows, starts, ends, max_answer_tokens=30,
+                              per_window=6, rules=rules)
+    return {text[s:e] for s, e in decoded.found}
+
+
+def test_the_answer_rules_drop_a_date_given_for_a_quantity() -> None:
+    answers = _answers_to_a_count_beside_a_year(ANSWER_RULES)
     assert "2023" not in answers and "120 nghìn con" in answers
 
 
 def test_only_the_answer_rules_named_are_applied() -> None:
-    text = "Năm 2023 tỉnh có 120 nghìn con trâu."
-    question = "Tỉnh có bao nhiêu con trâu?"
-    offsets = _window(text)
-    year, count = _token_of(offsets, text, "2023"), _token_of(offsets, text, "120")
-    windows = Windows([[0] * len(offsets)], [0], [offsets])
-    starts = [_logits(offsets, {year: 6.0, count: 3.0})]
-    ends = [_logits(offsets, {year: 6.0, count + 1: 3.0})]
-    (decoded,) = decode_spans([(question, text)], windows, starts, ends, max_answer_tokens=30, per_window=6,
-                              rules=())
-    answers = {text[s:e] for s, e in decoded.found}
+    answers = _answers_to_a_count_beside_a_year(())
     assert "2023" in answers and "120 nghìn" in answers and "120 nghìn con" not in answers
+    assert "120 nghìn con" in _answers_to_a_count_beside_a_year(("extend_to_counted_noun",))
 
 
 def test_rank_spans_keeps_the_top_spans_best_first_and_no_span_means_no_margin() -> None:

@@ -56,8 +56,8 @@ def _with_case_of(typed: str, written: str) -> str:
 
 
 def restore_tone_marks(question: str, context: str) -> str:
-    """``question`` (typed without tone marks) with each syllable as ``context`` or ``QUESTION_WORDS`` writes it;
-    the question's spacing, punctuation and capitals are kept, and its length may change only by "đ" forms."""
+    """``question`` (typed without tone marks) with each syllable as ``context`` or ``QUESTION_WORDS`` writes it,
+    its spacing, punctuation and capitals kept."""
     matches = list(_WORD.finditer(question))
     typed = [_fold(m.group()) for m in matches]
     runs = _runs(context)
