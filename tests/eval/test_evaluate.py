@@ -22,8 +22,9 @@ def _of(gold: Path, settings: Settings) -> dict:
     return fingerprint(gold, "open", "default", SimpleNamespace(settings=settings))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("field", "value"), [("reader_context_weight", 0.0), ("max_answer_tokens", 12),
-                                              ("candidates", 10), ("reader_top_spans", 5), ("read_k", 1)])
+@pytest.mark.parametrize(("field", "value"), [("reader_context_weight", 0.5), ("max_answer_tokens", 12),
+                                              ("candidates", 10), ("reader_top_spans", 5), ("read_k", 1),
+                                              ("answer_rules", []), ("reader_restore_tones", False)])
 def test_a_setting_that_changes_answers_changes_the_fingerprint(settings, gold: Path, field: str, value) -> None:
     assert _of(gold, settings) != _of(gold, settings.model_copy(update={field: value}))
 
