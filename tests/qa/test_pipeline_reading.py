@@ -71,6 +71,13 @@ def test_an_unsure_question_reads_every_view_best_first_one_call_each(pipeline: 
     assert reader.calls == [[v] for v in views]
 
 
+def test_without_a_sure_margin_every_view_is_read_in_one_call(pipeline: Pipeline) -> None:
+    pipeline.settings.read_sure_margin = None
+    pipeline._reader = reader = ViewReader(margin=5.0)
+    pipeline.answer(QUESTION)
+    assert len(reader.calls) == 1 and len(reader.calls[0]) > 1
+
+
 class PassRecorder:
     """An ONNX Runtime session stand-in: zero logits, and the shape of every batch it is run on."""
 
