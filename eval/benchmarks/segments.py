@@ -31,7 +31,7 @@ import numpy as np
 
 from viqa.eval.benchmarks.harness import SAMPLE_DIR, TRAIN_DIR
 from viqa.index.ingest import build_bm25
-from viqa.index.store import Collection, IndexState, build_faiss
+from viqa.index.store import Collection, IndexState, NewSegment, build_faiss
 from viqa.settings import Settings
 from viqa.text.segment import syllables
 from viqa.types import Chunk, Document
@@ -111,6 +111,26 @@ def write_collection(settings: Settings, name: str, state: IndexState, embedder_
     with coll.writing():
         coll.commit(state, {"embedder": embedder_id, "dim": DIM, "chunking": chunking_of(settings)},
                     build_faiss(state.vectors, settings), build_bm25(state.tokens))
+    return coll
+
+
+def write_collection_in_parts(settings: Settings, name: str, chunks: int, parts: int, embedder_id: str) -> Collection:
+    """``chunks`` synthetic passages committed as ``parts`` segments of collection ``name``, one commit each, so that
+    the writer holds one part at a time (a million chunks in one state take about 20 GB)."""
+    from viqa.index.ingest import chunking_of
+
+    coll = Collection(settings.collections_dir, name)
+    manifest = {"embedder": embedder_id, "dim": DIM, "chunking": chunking_of(settings)}
+    for part in range(parts):
+        size = chunks // parts + (chunks % parts if part == parts - 1 else 0)
+        state = synthetic_state(size, seed=7 + part, prefix=f"part{part}")
+        with coll.writing():
+            keep: list = []
+            if coll.exists:
+                with coll.reading() as folder:
+                    keep = list(coll.generation(folder).segments)
+            coll.commit_change(keep, NewSegment(state), manifest, settings)
+        del state
     return coll
 
 
@@ -208,21 +228,26 @@ def _disk_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-def ram(chunks: int, home: Path) -> None:
+def ram(chunks: int, home: Path, parts: int = 1) -> None:
     from tests.fakes import FakeEmbedder
 
-    state = synthetic_state(chunks)
-    text_mb = sum(sys.getsizeof(d.text) for d in state.documents.values()) / 2**20
-    coll = write_collection(Settings(home=home), "ram", state, FakeEmbedder.id)
-    del state
+    if parts > 1:
+        coll = write_collection_in_parts(Settings(home=home), "ram", chunks, parts, FakeEmbedder.id)
+        text_mb = None
+    else:
+        state = synthetic_state(chunks)
+        text_mb = sum(sys.getsizeof(d.text) for d in state.documents.values()) / 2**20
+        coll = write_collection(Settings(home=home), "ram", state, FakeEmbedder.id)
+        del state
     result = _child(["child-load", str(home), "ram"])
-    print(f"{chunks} chunks, {_disk_mb(coll.path):.1f} MB on disk; FAISS vectors {chunks * DIM * 4 / 2**20:.1f} MB; "
-          f"the documents' text as Python strings {text_mb:.1f} MB")
+    text = "" if parts > 1 else f"; the documents' text as Python strings {text_mb:.1f} MB"
+    print(f"{chunks} chunks in {parts} segment(s), {_disk_mb(coll.path):.1f} MB on disk; FAISS vectors "
+          f"{chunks * DIM * 4 / 2**20:.1f} MB{text}")
     print(f"Retriever.load() {result['load_s']} s; search p50 {result['search_ms_median']} ms")
     print(f"RSS added {result['VmRSS_mb']} MB = {result['VmRSS_mb'] * 1024 / chunks:.2f} KB a chunk "
           f"(anonymous {result['RssAnon_mb']} MB = {result['RssAnon_mb'] * 1024 / chunks:.2f} KB a chunk; "
           f"file-backed {result['RssFile_mb']} MB)")
-    print(json.dumps({"chunks": chunks, "text_mb": round(text_mb, 1), **result}))
+    print(json.dumps({"chunks": chunks, "parts": parts, "text_mb": text_mb and round(text_mb, 1), **result}))
 
 
 def add(chunks: int, home: Path, real: bool) -> None:
@@ -331,6 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--chunks", type=int, default=None)
     p.add_argument("--second", type=int, default=None, help="idf: chunks in the second segment (default: half)")
     p.add_argument("--real", action="store_true", help="add: embed with e5 (the model cache of VIQA_HOME)")
+    p.add_argument("--parts", type=int, default=1, help="ram: write the collection as this many segments (less RAM)")
     a = p.parse_args(argv)
     if a.what == "child-load":
         print(json.dumps(child_load(Path(a.args[0]), a.args[1])))
@@ -343,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
         if a.real:  # the real models: the usual cache, linked into the temporary home
             (home / "models").symlink_to(Settings().model_cache, target_is_directory=True)
         if a.what == "ram":
-            ram(a.chunks or 20_000, home)
+            ram(a.chunks or 20_000, home, a.parts)
         elif a.what == "add":
             add(a.chunks or 100_000, home, a.real)
         else:

@@ -298,3 +298,12 @@ def test_the_rules_bench_toggles_each_rule_and_the_re_ranking_once() -> None:
     assert by_name["- trim_to_quantity"].rules == ()
     assert set(by_name["+ has_no_quantity"].rules) == {"trim_to_quantity", "has_no_quantity"}
     assert len(chosen) == len(ANSWER_RULES) + 3 and by_name["no rules, no re-ranking"].rules == ()
+
+
+def test_the_ram_bench_can_write_its_collection_a_segment_at_a_time(tmp_path: Path) -> None:
+    from viqa.eval.benchmarks.segments import write_collection_in_parts
+
+    coll = write_collection_in_parts(Settings(home=tmp_path), "ram", 100, 3, FakeEmbedder.id)
+    with coll.reading() as folder:
+        generation = coll.generation(folder)
+    assert len(generation.segments) == 3 and generation.chunks == 100
