@@ -2,7 +2,9 @@
 
 - ``ram``: the resident memory a process adds by loading a ``Retriever`` over ``--chunks`` synthetic passages
   (and running one search), measured in a fresh child process, per chunk; split into anonymous memory (Python
-  objects, the FAISS index) and file-backed pages (memory-mapped files, shared with the page cache).
+  objects, the FAISS index) and file-backed pages (memory-mapped files, shared with the page cache). ``--parts N``
+  writes the collection as N segments, one commit each (a million chunks held at once take about 20 GB);
+  ``--compact`` then folds them into one (``viqa compact``) before loading.
 - ``add``: the seconds to ingest the sample report (about 60 KB) into a collection of ``--chunks`` synthetic
   passages, in a fresh child process; with ``--real`` through the e5 embedder, else through the tests'
   ``FakeEmbedder`` (then the seconds are the store's and the chunker's alone). Embedding time is timed apart.
@@ -228,19 +230,25 @@ def _disk_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-def ram(chunks: int, home: Path, parts: int = 1) -> None:
+def ram(chunks: int, home: Path, parts: int = 1, compacted: bool = False) -> None:
     from tests.fakes import FakeEmbedder
+    from viqa.index.ingest import compact
 
     if parts > 1:
         coll = write_collection_in_parts(Settings(home=home), "ram", chunks, parts, FakeEmbedder.id)
         text_mb = None
+        if compacted:
+            started = time.perf_counter()
+            compact(coll, Settings(home=home))
+            print(f"viqa compact: {parts} segments into one in {time.perf_counter() - started:.0f} s")
+            parts = 1  # what is loaded
     else:
         state = synthetic_state(chunks)
         text_mb = sum(sys.getsizeof(d.text) for d in state.documents.values()) / 2**20
         coll = write_collection(Settings(home=home), "ram", state, FakeEmbedder.id)
         del state
     result = _child(["child-load", str(home), "ram"])
-    text = "" if parts > 1 else f"; the documents' text as Python strings {text_mb:.1f} MB"
+    text = "" if text_mb is None else f"; the documents' text as Python strings {text_mb:.1f} MB"
     print(f"{chunks} chunks in {parts} segment(s), {_disk_mb(coll.path):.1f} MB on disk; FAISS vectors "
           f"{chunks * DIM * 4 / 2**20:.1f} MB{text}")
     print(f"Retriever.load() {result['load_s']} s; search p50 {result['search_ms_median']} ms")
@@ -357,6 +365,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--second", type=int, default=None, help="idf: chunks in the second segment (default: half)")
     p.add_argument("--real", action="store_true", help="add: embed with e5 (the model cache of VIQA_HOME)")
     p.add_argument("--parts", type=int, default=1, help="ram: write the collection as this many segments (less RAM)")
+    p.add_argument("--compact", action="store_true", help="ram: with --parts, compact them into one before loading")
     a = p.parse_args(argv)
     if a.what == "child-load":
         print(json.dumps(child_load(Path(a.args[0]), a.args[1])))
@@ -369,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
         if a.real:  # the real models: the usual cache, linked into the temporary home
             (home / "models").symlink_to(Settings().model_cache, target_is_directory=True)
         if a.what == "ram":
-            ram(a.chunks or 20_000, home, a.parts)
+            ram(a.chunks or 20_000, home, a.parts, a.compact)
         elif a.what == "add":
             add(a.chunks or 100_000, home, a.real)
         else:
