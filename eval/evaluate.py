@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import shutil
@@ -10,14 +9,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from viqa.errors import InputError
-from viqa.eval.formats import GoldItem, load_gold
+from viqa.eval.formats import GoldItem, asked_without_tone_marks, load_gold
 from viqa.eval.runner import MODES, ItemResult, run_open, run_reader, run_resumable, run_retrieval
 from viqa.eval.summary import summarize
 from viqa.index.ingest import ingest_documents
 from viqa.index.stores import open_collection
 from viqa.models.reader_model import SHIPPED_CONFIG, SHIPPED_WEIGHTS, calibration_file, reader_weights
 from viqa.qa.pipeline import Pipeline
-from viqa.text.normalise import strip_tone_marks
 from viqa.types import Document
 
 # settings that cannot change an answer: where files live, the service's limits and keys
@@ -74,7 +72,7 @@ def evaluate(
         raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     items = load_gold(gold)[: limit or None]
     if strip_tones:
-        items = [dataclasses.replace(it, question=strip_tone_marks(it.question)) for it in items]
+        items = asked_without_tone_marks(items)
     if mode == "reader" and not all(it.context for it in items):
         raise InputError(f"{gold}: reader mode needs a context for every question (SQuAD JSON or CSV with context)")
     if mode != "reader" and collection is None:

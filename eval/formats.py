@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from viqa.errors import InputError
+from viqa.text.normalise import strip_tone_marks
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,11 @@ class GoldItem:
     context_id: str | None = None
     doc_id: str | None = None
     kind: str | None = None
+
+
+def asked_without_tone_marks(items: list[GoldItem]) -> list[GoldItem]:
+    """``items`` with each question as typed without tone marks ("Tong kim ngach ..."), the contexts as they are."""
+    return [replace(it, question=strip_tone_marks(it.question)) for it in items]
 
 
 def _squad(data: dict, name: str) -> list[GoldItem]:

@@ -62,8 +62,10 @@ _QUANTITY_QUESTION = re.compile(r"\b(?:bao nhiêu|mấy)\b", re.IGNORECASE)
 _QUANTITY_TYPED_BARE = re.compile(r"\bbao nhieu\b", re.IGNORECASE)  # bare "may" is as often "máy" (machine)
 
 
+@lru_cache(maxsize=256)
 def asks_quantity(question: str) -> bool:
-    """True for a "bao nhiêu/mấy" question, or a "bao nhieu" one typed without tone marks."""
+    """True for a "bao nhiêu/mấy" question, or a "bao nhieu" one typed without tone marks (cached: every candidate
+    span of a question asks it again)."""
     if typed_without_tones(question):
         return _QUANTITY_TYPED_BARE.search(question) is not None
     return _QUANTITY_QUESTION.search(question) is not None

@@ -15,12 +15,11 @@ import dataclasses
 from pathlib import Path
 
 from viqa.eval.benchmarks.harness import TRAIN_DIR, format_table, write_json
-from viqa.eval.formats import GoldItem, load_gold
+from viqa.eval.formats import GoldItem, asked_without_tone_marks, load_gold
 from viqa.eval.runner import ItemResult, score_item
 from viqa.eval.summary import summarize
 from viqa.qa.pipeline import Pipeline
 from viqa.settings import ANSWER_RULES, AnswerRule, get_settings
-from viqa.text.normalise import strip_tone_marks
 
 SELECTION_SETS = (TRAIN_DIR / "vi-news-squad2-dev.json", TRAIN_DIR / "vi-wiki-squad-small.json")
 RERANK_WEIGHT = 0.3  # the re-ranking's weight when it is on (fitted earlier; the question here is on or off)
@@ -49,7 +48,7 @@ def variants(in_use: tuple[AnswerRule, ...], weight: float) -> list[Variant]:
 def answerable(path: Path, strip_tones: bool) -> list[GoldItem]:
     """The answerable questions of ``path``, tone marks stripped from the questions when asked."""
     items = [it for it in load_gold(path, renumber_repeated_ids=True) if it.answers and it.context]
-    return [dataclasses.replace(it, question=strip_tone_marks(it.question)) for it in items] if strip_tones else items
+    return asked_without_tone_marks(items) if strip_tones else items
 
 
 def score_variants(pipeline: Pipeline, items: list[GoldItem], chosen: list[Variant]) -> dict[str, list[ItemResult]]:

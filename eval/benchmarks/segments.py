@@ -105,24 +105,27 @@ def synthetic_state(chunks: int, seed: int = 7, prefix: str = "doc") -> IndexSta
     return IndexState(documents, rows, fake_vectors([c.clean for c in rows]), tokens)
 
 
-def write_collection(settings: Settings, name: str, state: IndexState, embedder_id: str) -> Collection:
-    """``state`` committed as collection ``name`` (written by an embedder of id ``embedder_id``)."""
+def _manifest(settings: Settings, embedder_id: str) -> dict:
+    """What a synthetic collection's generations record: its embedder, dimension and chunking."""
     from viqa.index.ingest import chunking_of
 
+    return {"embedder": embedder_id, "dim": DIM, "chunking": chunking_of(settings)}
+
+
+def write_collection(settings: Settings, name: str, state: IndexState, embedder_id: str) -> Collection:
+    """``state`` committed as collection ``name`` (written by an embedder of id ``embedder_id``)."""
     coll = Collection(settings.collections_dir, name)
     with coll.writing():
-        coll.commit(state, {"embedder": embedder_id, "dim": DIM, "chunking": chunking_of(settings)},
-                    build_faiss(state.vectors, settings), build_bm25(state.tokens))
+        coll.commit(state, _manifest(settings, embedder_id), build_faiss(state.vectors, settings),
+                    build_bm25(state.tokens))
     return coll
 
 
 def write_collection_in_parts(settings: Settings, name: str, chunks: int, parts: int, embedder_id: str) -> Collection:
     """``chunks`` synthetic passages committed as ``parts`` segments of collection ``name``, one commit each, so that
     the writer holds one part at a time (a million chunks in one state take about 20 GB)."""
-    from viqa.index.ingest import chunking_of
-
     coll = Collection(settings.collections_dir, name)
-    manifest = {"embedder": embedder_id, "dim": DIM, "chunking": chunking_of(settings)}
+    manifest = _manifest(settings, embedder_id)
     for part in range(parts):
         size = chunks // parts + (chunks % parts if part == parts - 1 else 0)
         state = synthetic_state(size, seed=7 + part, prefix=f"part{part}")
