@@ -32,7 +32,7 @@ HELD_OUT = "vi-news-squad2-dev"
 # what a run's batches and schedule depend on: resuming a checkpoint with other values would mix two runs
 PLAN_ARGS = ("train_dir", "init", "synthetic_per_paragraph", "synthetic_contrast", "synthetic_phrases",
              "synthetic_dates", "max_length", "stride", "batch_size", "accumulate", "lr", "epochs", "batches",
-             "negative_window_share", "seed", "strip_tones_share")
+             "negative_window_share", "seed", "strip_tones_share", "synthetic_reports", "cap")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,6 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help='Also ask this many "gì" questions a paragraph about the noun phrase a verb takes.')
     p.add_argument("--synthetic-dates", action="store_true",
                    help='Ask a date as one target, in situ and with "khi nào" ("năm 1985"), not as a number.')
+    p.add_argument("--synthetic-reports", type=int, default=0,
+                   help="Add this many synthetic report paragraphs (totals with components, a month beside the "
+                        "running total) with all their questions.")
+    p.add_argument("--cap", action="append", default=[], metavar="SOURCE=N", type=_cap,
+                   help="Keep a seeded sample of at most N examples of a training file (its stem); repeatable.")
     windows = get_settings()  # the windows the reader reads are the windows it is trained on
     p.add_argument("--max-length", type=int, default=windows.reader_max_length, help="Tokens per window.")
     p.add_argument("--stride", type=int, default=windows.reader_stride, help="Tokens two windows share.")
@@ -75,9 +80,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _cap(text: str) -> tuple[str, int]:
+    source, sep, count = text.partition("=")
+    if not sep or not source or not count.isdigit():
+        raise argparse.ArgumentTypeError(f"expected SOURCE=N (a training file's stem and a count), got {text!r}")
+    return source, int(count)
+
+
+def capped(examples: list[QAExample], caps: list[tuple[str, int]], seed: int) -> list[QAExample]:
+    """``examples`` with each capped source cut to a seeded sample of its cap, in their original order."""
+    rng, keep = random.Random(f"cap-{seed}"), set()
+    for source, cap in caps:
+        indices = [i for i, e in enumerate(examples) if e.source == source]
+        if not indices:
+            raise SystemExit(f"train_reader: --cap {source}={cap}, but no training file is named {source}")
+        keep |= set(rng.sample(indices, min(cap, len(indices))))
+    limited = {source for source, _ in caps}
+    return [e for i, e in enumerate(examples) if e.source not in limited or i in keep]
+
+
 def training_examples(args: argparse.Namespace) -> list[QAExample]:
-    """Real examples (minus the held-out file) plus cached synthetic ones."""
-    real = [e for e in load_training_examples(args.train_dir) if e.source != HELD_OUT]
+    """Real examples (minus the held-out file, capped), synthetic report paragraphs, and cached synthetic
+    questions over the real contexts."""
+    real = capped([e for e in load_training_examples(args.train_dir) if e.source != HELD_OUT], args.cap, args.seed)
+    if args.synthetic_reports > 0:
+        from viqa.models.training.synthetic_reports import synthesize_reports
+
+        real += synthesize_reports(args.synthetic_reports, args.seed)
     if args.synthetic_per_paragraph <= 0:
         return real
     style = (

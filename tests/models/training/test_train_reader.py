@@ -126,6 +126,31 @@ def test_synthetic_questions_come_from_the_train_folder_in_use(tmp_path: Path) -
     assert {e.context for e in again} == {other}  # none of the first folder's cached questions
 
 
+def test_a_capped_file_gives_a_seeded_sample_and_the_others_stay_whole(tmp_path: Path) -> None:
+    folder = write_train_dir(tmp_path / "mix")
+    (folder / "tiny-squad.json").rename(folder / "big.json")
+    write_train_dir(tmp_path / "small")
+    (tmp_path / "small" / "tiny-squad.json").rename(folder / "small.json")
+    args = ["--train-dir", str(folder), "--out", str(tmp_path / "run"), "--synthetic-per-paragraph", "0"]
+    capped = training_examples(parse_args([*args, "--cap", "big=2"]))
+    assert [e.source for e in capped].count("big") == 2 and [e.source for e in capped].count("small") == 4
+    assert capped == training_examples(parse_args([*args, "--cap", "big=2"]))
+    with pytest.raises(SystemExit, match="no training file is named nope"):
+        training_examples(parse_args([*args, "--cap", "nope=2"]))
+    with pytest.raises(SystemExit):
+        parse_args([*args, "--cap", "big"])
+
+
+def test_synthetic_report_paragraphs_join_the_training_examples(tmp_path: Path) -> None:
+    args = ["--train-dir", str(write_train_dir(tmp_path / "t")), "--out", str(tmp_path / "run"),
+            "--synthetic-per-paragraph", "0"]
+    plain = training_examples(parse_args(args))
+    more = training_examples(parse_args([*args, "--synthetic-reports", "5"]))
+    assert more[: len(plain)] == plain and {e.source for e in more[len(plain):]} <= {
+        "synthetic-reports", "synthetic-reports-unanswerable"}
+    assert len(more) - len(plain) >= 5 * 4
+
+
 def test_a_share_of_questions_is_written_without_tone_marks() -> None:
     from viqa.models.training.reader_data import QAExample
     from viqa.models.training.train_reader import questions_as_typed
