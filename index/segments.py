@@ -297,13 +297,15 @@ class SegmentReader:
         """The rows' vectors, memory-mapped."""
         return npy.load(self.folder / "vectors.npy", mmap=True)
 
-    def dense(self, ef_search: int):
-        """The FAISS index, read into memory (an HNSW index searches with ``ef_search``)."""
+    def dense(self, ef_search: int, nprobe: int):
+        """The FAISS index, read into memory (HNSW searches with ``ef_search``, IVF visits ``nprobe`` lists)."""
         import faiss
 
         index = faiss.read_index(str(self.folder / "dense.faiss"))
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = ef_search  # the setting now, not the one at build time
+        if hasattr(index, "nprobe"):
+            index.nprobe = nprobe
         return index
 
     def lexical(self) -> LexicalIndex | None:

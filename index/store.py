@@ -238,23 +238,39 @@ def generation_bytes(state: IndexState) -> int:
     return segment_bytes(NewSegment(state))
 
 
+IVF_VECTORS_PER_LIST = 64
+
+
 def build_faiss(vectors: np.ndarray, settings: Settings):
-    """Exact inner-product search while small, HNSW once a segment has ``settings.hnsw_threshold`` chunks.
+    """Exact inner-product search while small; ``settings.large_index`` once a segment has
+    ``settings.hnsw_threshold`` chunks.
 
     HNSW uses L2 on the unit vectors (same ranking as inner product, and a better graph than faiss's
-    inner-product HNSW); ``dense_similarity`` turns its distances back into cosine similarities.
+    inner-product HNSW); ``dense_similarity`` turns its distances back into cosine similarities. sq8 learns each
+    dimension's range from the segment's own vectors; ivf_sq8 also its lists, by k-means on a sample of them.
     """
     import faiss
 
     dim = vectors.shape[1]
-    if len(vectors) >= settings.hnsw_threshold:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(vectors) < settings.hnsw_threshold:
+        index = faiss.IndexFlatIP(dim)
+    elif settings.large_index == "sq8":
+        index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+    elif settings.large_index == "ivf_sq8":
+        lists = max(1, min(settings.ivf_lists, len(vectors) // IVF_VECTORS_PER_LIST))
+        index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
+        index.cp.max_points_per_centroid = IVF_VECTORS_PER_LIST  # k-means on a sample: seconds, not minutes
+        index.train(vectors)
+        index.nprobe = settings.ivf_nprobe
+    else:
         index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_L2)
         index.hnsw.efConstruction = settings.hnsw_ef_construction
         index.hnsw.efSearch = settings.hnsw_ef_search
-    else:
-        index = faiss.IndexFlatIP(dim)
     if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        index.add(vectors)
     return index
 
 

@@ -34,15 +34,17 @@ from viqa.text.segment import lexical_tokens
 from viqa.types import Chunk, Document, Filter, Hit
 
 
-def _selector(index, mask: np.ndarray, ef_search: int):
-    """FAISS search parameters that keep to the rows ``mask`` admits (and keep ``ef_search`` for an HNSW index);
-    the bitmap must outlive the search, so it is returned with them."""
+def _selector(index, mask: np.ndarray, settings: Settings):
+    """FAISS search parameters that keep to the rows ``mask`` admits (and keep the search breadth of an HNSW or IVF
+    index); the bitmap must outlive the search, so it is returned with them."""
     import faiss
 
     bits = np.packbits(mask, bitorder="little")
     selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
     if hasattr(index, "hnsw"):
-        return faiss.SearchParametersHNSW(sel=selector, efSearch=ef_search), (bits, selector)
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=settings.hnsw_ef_search), (bits, selector)
+    if hasattr(index, "nprobe"):
+        return faiss.SearchParametersIVF(sel=selector, nprobe=settings.ivf_nprobe), (bits, selector)
     return faiss.SearchParameters(sel=selector), (bits, selector)
 
 
@@ -78,12 +80,13 @@ class _Opened:
     title_keys: dict[str, str]
 
     @classmethod
-    def open(cls, seg: SegmentRef, ef_search: int) -> _Opened:
+    def open(cls, seg: SegmentRef, settings: Settings) -> _Opened:
         reader = SegmentReader(seg.path)
         headers = reader.headers()
         lexical = reader.lexical()
         lengths = lexical.lengths if lexical is not None else lengths_of(seg.path)
-        return cls(reader, reader.dense(ef_search), lexical, lengths, headers, reader.rows_by_document(),
+        dense = reader.dense(settings.hnsw_ef_search, settings.ivf_nprobe)
+        return cls(reader, dense, lexical, lengths, headers, reader.rows_by_document(),
                    {d.doc_id: normalise_for_matching(d.title) for d in headers.values()})
 
 
@@ -164,7 +167,7 @@ class Retriever:
         parts, owners, offset = [], {}, 0
         for seg in generation.segments:
             key = SegmentReader.id_of(seg.path)
-            opened[key] = self._opened.get(key) or _Opened.open(seg, self.settings.hnsw_ef_search)
+            opened[key] = self._opened.get(key) or _Opened.open(seg, self.settings)
             segment = opened[key]
             live_ids = tuple(d for d in segment.headers if d not in seg.deleted_documents)
             owners.update((d, segment.reader) for d in live_ids)
@@ -208,7 +211,7 @@ class Retriever:
             if mask is None:
                 scores, rows = index.search(vector, min(n, count))
             else:
-                params, _keep = _selector(index, mask, self.settings.hnsw_ef_search)
+                params, _keep = _selector(index, mask, self.settings)
                 scores, rows = index.search(vector, min(n, count), params=params)
             scores = dense_similarity(index, scores)
             found.update((part.offset + int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0)

@@ -10,8 +10,8 @@ real ingest of synthetic chunks, measured here on a small slice.
 
 Per size: index build time, size on disk (FAISS + vectors + bm25s), resident memory added, hybrid
 retrieval p50/p95 (query embedding included; ``HybridIndex`` does the work ``qa.retrieval.Retriever.search``
-does, over in-memory indexes), and recall@10 of the dense index in use (HNSW above ``hnsw_threshold`` chunks)
-against exact search, with its curve over HNSW efSearch.
+does, over in-memory indexes), and recall@10 of the dense index in use (``large_index`` above ``hnsw_threshold`` chunks)
+against exact search, with its curve over the search breadth (HNSW efSearch, IVF nprobe).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from viqa.types import Document
 
 SENTENCES_PER_CHUNK = 5
 EF_SWEEP = (128, 256, 512, 1024, 2048)  # HNSW efSearch values whose recall and cost are reported
+NPROBE_SWEEP = (128, 256, 512, 1024, 2048)  # IVF nprobe values, likewise
 
 
 def pool_sentences(corpus: Path, train_dir: Path, limit: int, seed: int) -> list[str]:
@@ -186,18 +187,32 @@ def recall_at_10(index: Any, queries: np.ndarray, truth: np.ndarray) -> tuple[fl
     return round(float(np.mean(found)), 4), round(seconds * 1000 / len(queries), 2)
 
 
-def ef_sweep(index: Any, queries: np.ndarray, truth: np.ndarray, ef_search: int) -> dict[str, dict]:
-    """recall@10 and ms per query at each ``EF_SWEEP`` efSearch of an HNSW index (once, as "exact", for a flat
-    one); the index is left at ``ef_search``."""
-    if not hasattr(index, "hnsw"):
+def ef_sweep(index: Any, queries: np.ndarray, truth: np.ndarray, settings: Settings) -> dict[str, dict]:
+    """recall@10 and ms per query at each ``EF_SWEEP`` efSearch of an HNSW index, or each ``NPROBE_SWEEP`` nprobe
+    of an IVF one (once for another index, under "exact" for a flat one and its type's name for sq8); the index is
+    left at the breadth of ``settings``."""
+    import faiss
+
+    if hasattr(index, "hnsw"):
+        breadths, final = EF_SWEEP, settings.hnsw_ef_search
+
+        def set_breadth(b: int) -> None:
+            index.hnsw.efSearch = b
+    elif hasattr(index, "nprobe"):
+        breadths, final = NPROBE_SWEEP, settings.ivf_nprobe
+
+        def set_breadth(b: int) -> None:
+            index.nprobe = b
+    else:
         recall, ms = recall_at_10(index, queries, truth)
-        return {"exact": {"recall@10": recall, "dense_ms": ms}}
+        name = "exact" if isinstance(index, faiss.IndexFlat) else type(index).__name__
+        return {name: {"recall@10": recall, "dense_ms": ms}}
     sweep = {}
-    for ef in EF_SWEEP:
-        index.hnsw.efSearch = ef
+    for b in breadths:
+        set_breadth(b)
         recall, ms = recall_at_10(index, queries, truth)
-        sweep[str(ef)] = {"recall@10": recall, "dense_ms": ms}
-    index.hnsw.efSearch = ef_search
+        sweep[str(b)] = {"recall@10": recall, "dense_ms": ms}
+    set_breadth(final)
     return sweep
 
 
@@ -228,7 +243,7 @@ def measure(n: int, real: IndexState, pool: SentencePool, queries: list[str], em
     latencies = [timed(lambda q=q: hybrid.search(q, embedder, settings, settings.read_k))[1] * 1000 for q in queries]
     query_vectors = embedder.encode_queries(queries)
     truth = exact_top10(vectors, query_vectors)
-    sweep = ef_sweep(faiss_index, query_vectors, truth, settings.hnsw_ef_search)
+    sweep = ef_sweep(faiss_index, query_vectors, truth, settings)
     recall, _ = recall_at_10(faiss_index, query_vectors, truth)
     lat = latency_ms(latencies)
     return {"chunks": n, "faiss": type(faiss_index).__name__, "build_faiss_s": round(faiss_s, 1),
@@ -266,10 +281,10 @@ def rows_table(rows: list[dict]) -> str:
 
 
 def sweep_table(rows: list[dict]) -> str:
-    """HNSW recall@10 and dense search cost by efSearch, one row per (size, efSearch)."""
-    cells = [[r["chunks"], ef, v["recall@10"], v["dense_ms"]]
-             for r in rows if len(r["ef_sweep"]) > 1 for ef, v in r["ef_sweep"].items()]
-    return format_table(["chunks", "efSearch", "R@10", "dense ms"], cells)
+    """recall@10 and dense search cost by search breadth (HNSW efSearch, IVF nprobe), one row per (size, breadth)."""
+    cells = [[r["chunks"], r["faiss"], b, v["recall@10"], v["dense_ms"]]
+             for r in rows if len(r["ef_sweep"]) > 1 for b, v in r["ef_sweep"].items()]
+    return format_table(["chunks", "index", "efSearch / nprobe", "R@10", "dense ms"], cells)
 
 
 def main(argv: list[str] | None = None) -> None:

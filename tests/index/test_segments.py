@@ -26,7 +26,7 @@ from viqa.qa.retrieval import Retriever
 from viqa.settings import Settings
 from viqa.text.normalise import NORMALISER_VERSION
 from viqa.text.segment import lexical_tokens
-from viqa.types import Chunk, Document
+from viqa.types import Chunk, Document, Filter
 
 TEXTS = {
     "xuat-khau": "Kim ngạch xuất khẩu tháng 11 ước đạt 45,6 triệu USD, tăng 12% so với cùng kỳ năm trước.",
@@ -87,6 +87,28 @@ def test_adding_documents_writes_a_second_segment_and_leaves_the_first_untouched
     hits = Retriever(coll, fake_embedder, settings).search("khách du lịch", k=1)
     assert hits[0].chunk.doc_id == "du-lich"
     assert coll.manifest()["documents"] == 3
+
+
+@pytest.mark.parametrize(("large_index", "faiss_type"),
+                         [("sq8", "IndexScalarQuantizer"), ("ivf_sq8", "IndexIVFScalarQuantizer")])
+def test_a_large_quantised_segment_reads_back_and_ranks_as_exact_search(
+    settings: Settings, fake_embedder: FakeEmbedder, large_index: str, faiss_type: str
+) -> None:
+    exact_coll = Collection(settings.collections_dir, "exact")
+    ingest_documents(exact_coll, [_doc(d) for d in TEXTS], fake_embedder, settings)
+    quantised_settings = settings.model_copy(update={"hnsw_threshold": 2, "large_index": large_index})
+    coll = _collection(quantised_settings)
+    ingest_documents(coll, [_doc(d) for d in TEXTS], fake_embedder, quantised_settings)
+    (name,) = _segments(coll)
+    assert json.loads((coll.path / name / "segment.json").read_text())["faiss"] == faiss_type
+    for query in QUERIES:
+        exact, quantised = (Retriever(c, fake_embedder, settings).search(query, k=3, mode="dense")
+                            for c in (exact_coll, coll))
+        assert [h.chunk.chunk_id for h in quantised] == [h.chunk.chunk_id for h in exact]
+        assert [h.score for h in quantised] == pytest.approx([h.score for h in exact], abs=0.01)
+    only = Filter(doc_ids=frozenset({"du-lich", "chan-nuoi"}))
+    filtered = Retriever(coll, fake_embedder, settings).search(QUERIES[0], k=5, mode="dense", where=only)
+    assert {h.chunk.doc_id for h in filtered} == {"du-lich", "chan-nuoi"}
 
 
 def test_a_delete_writes_tombstones_only_and_the_document_is_gone_from_search(
@@ -301,9 +323,9 @@ def test_a_reload_after_an_ingest_opens_only_the_new_segment(
     opened: list[Path] = []
     real_open = retrieval._Opened.open.__func__
 
-    def spy(cls, seg, ef_search):
+    def spy(cls, seg, settings):
         opened.append(seg.path)
-        return real_open(cls, seg, ef_search)
+        return real_open(cls, seg, settings)
 
     monkeypatch.setattr(retrieval._Opened, "open", classmethod(spy))
     ingest_documents(coll, [_doc("du-lich")], fake_embedder, settings)

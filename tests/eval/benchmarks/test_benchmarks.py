@@ -29,6 +29,7 @@ from viqa.eval.benchmarks.retrieval import SYSTEMS as RETRIEVAL_SYSTEMS
 from viqa.eval.benchmarks.retrieval import ranked_results, retrieval_scores, xquad_table
 from viqa.eval.benchmarks.scale import (
     EF_SWEEP,
+    NPROBE_SWEEP,
     SENTENCES_PER_CHUNK,
     HybridIndex,
     SentencePool,
@@ -127,7 +128,7 @@ class QueryCachingFake(FakeEmbedder):
 
 def test_a_scale_measurement_reports_build_disk_memory_latency_recall_and_the_ef_curve(settings: Settings) -> None:
     fake_embedder = QueryCachingFake()
-    settings = settings.model_copy(update={"hnsw_threshold": 50, "hnsw_ef_search": 64})
+    settings = settings.model_copy(update={"hnsw_threshold": 50, "large_index": "hnsw", "hnsw_ef_search": 64})
     coll = Collection(settings.collections_dir, "scale-real")
     ingest_documents(coll, [make_document("report", " ".join(SENTENCES))], fake_embedder, settings)
     real = coll.read_state(fake_embedder.id, fake_embedder.dim)
@@ -143,8 +144,15 @@ def test_the_ef_sweep_of_an_exact_index_is_one_exact_point_with_full_recall(sett
     vectors = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     queries = vectors[:5]
-    sweep = ef_sweep(build_faiss(vectors, settings), queries, exact_top10(vectors, queries), settings.hnsw_ef_search)
+    sweep = ef_sweep(build_faiss(vectors, settings), queries, exact_top10(vectors, queries), settings)
     assert list(sweep) == ["exact"] and sweep["exact"]["recall@10"] == 1.0
+    sq8 = build_faiss(vectors, settings.model_copy(update={"hnsw_threshold": 10, "large_index": "sq8"}))
+    assert list(ef_sweep(sq8, queries, exact_top10(vectors, queries), settings)) == [
+        "IndexScalarQuantizer"]
+    ivf = build_faiss(vectors, settings.model_copy(update={"hnsw_threshold": 10, "large_index": "ivf_sq8",
+                                                           "ivf_nprobe": 3}))
+    assert list(ef_sweep(ivf, queries, exact_top10(vectors, queries), settings.model_copy(
+        update={"ivf_nprobe": 3}))) == [str(p) for p in NPROBE_SWEEP] and ivf.nprobe == 3
 
 
 def _hit(doc_id: str, clean: str) -> Hit:
