@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,42 +102,50 @@ class Embedder:
             self._session = session(ensure_onnx(ensure_base_encoder(self.cache_dir), "encoder"), self.threads)
         return self._session
 
-    def _passages_session(self):
-        """The session passages are embedded with: the int8 encoder (built on first use) or the fp32 one."""
-        if self.passage_precision == "fp32":
-            return self._fp32_session()
+    def _int8_session(self):
+        """The int8 passage encoder (built on first use), one thread a run: ``threads`` batches run at once."""
         if self._passage_session is None:
             from viqa.models.base_encoder import ensure_base_encoder
             from viqa.models.onnx_export import ensure_onnx, session
 
             folder = ensure_base_encoder(self.cache_dir)
-            self._passage_session = session(ensure_onnx(folder, "encoder", quantize=True), self.threads)
+            self._passage_session = session(ensure_onnx(folder, "encoder", quantize=True), 1)
         return self._passage_session
 
-    def _encode_onnx(self, texts: list[str], progress: bool, session) -> np.ndarray:
+    def _encode_onnx(self, texts: list[str], progress: bool, session, workers: int = 1) -> np.ndarray:
         """Mean-pooled, normalised vectors. Texts are tokenized once and batched by token length, so little
-        padding is computed; the batches run in a shuffled order and the progress bar counts their tokens, so its
-        estimate of the time left holds from the start."""
+        padding is computed; the batches run in a shuffled order, ``workers`` at once (ONNX Runtime releases the
+        GIL), and the progress bar counts their tokens, so its estimate of the time left holds from the start."""
         from tqdm.auto import tqdm
 
         ids = self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
         batches = length_batches([len(i) for i in ids], self.batch_size)
         random.Random(0).shuffle(batches)  # any stretch of the run is then like the whole: the ETA holds
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        costs = [len(batch) * max(len(ids[i]) for i in batch) for batch in batches]
-        with tqdm(total=sum(costs), disable=not progress, desc="Embedding", unit="tok", unit_scale=True,
+
+        def run(batch: list[int]) -> int:
+            """Embed one batch into ``out``; its cost in padded tokens."""
+            width = max(len(ids[i]) for i in batch)
+            input_ids = np.full((len(batch), width), self._tokenizer.pad_token_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                input_ids[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1
+            (hidden,) = session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+            pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            out[batch] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(min=1e-12)
+            return len(batch) * width
+
+        total = sum(len(batch) * max(len(ids[i]) for i in batch) for batch in batches)
+        with tqdm(total=total, disable=not progress, desc="Embedding", unit="tok", unit_scale=True,
                   smoothing=0) as bar:
-            for batch, cost in zip(batches, costs, strict=True):
-                width = max(len(ids[i]) for i in batch)
-                input_ids = np.full((len(batch), width), self._tokenizer.pad_token_id, dtype=np.int64)
-                mask = np.zeros((len(batch), width), dtype=np.int64)
-                for row, i in enumerate(batch):
-                    input_ids[row, : len(ids[i])] = ids[i]
-                    mask[row, : len(ids[i])] = 1
-                (hidden,) = session.run(None, {"input_ids": input_ids, "attention_mask": mask})
-                pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-                out[batch] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(min=1e-12)
-                bar.update(cost)
+            if workers == 1:
+                for batch in batches:
+                    bar.update(run(batch))
+            else:
+                with ThreadPoolExecutor(workers) as pool:
+                    for cost in pool.map(run, batches):
+                        bar.update(cost)
         return out
 
     def _encode(self, texts: list[str], prefix: str, progress: bool = False, passages: bool = False) -> np.ndarray:
@@ -144,8 +153,9 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self._tokenizer is not None:
-            session = self._passages_session() if passages else self._fp32_session()
-            return self._encode_onnx([prefix + t for t in texts], progress, session)
+            if passages and self.passage_precision == "int8":
+                return self._encode_onnx([prefix + t for t in texts], progress, self._int8_session(), self.threads)
+            return self._encode_onnx([prefix + t for t in texts], progress, self._fp32_session())
         vectors = self._model.encode(
             [prefix + t for t in texts],
             batch_size=self.batch_size,

@@ -72,3 +72,31 @@ def test_the_time_left_shrinks_steadily_and_is_right_within_a_quarter(
     estimates = [(left, end - now) for now, left, _ in seen]
     assert all(b <= a + 1e-9 for (a, _), (b, _) in zip(estimates, estimates[1:], strict=False))
     assert all(abs(left - truth) <= 0.25 * truth + 1e-9 for left, truth in estimates)
+
+
+class PositionSession:
+    """Hidden states that depend on each token's position, from whichever thread calls it."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim, self.threads = dim, set()
+
+    def run(self, _outputs: None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        import threading
+        import time
+
+        self.threads.add(threading.get_ident())
+        time.sleep(0.002)  # let the other worker take a batch
+        batch, width = feeds["input_ids"].shape
+        hidden = np.arange(width, dtype=np.float32)[None, :, None] * np.arange(1, self.dim + 1, dtype=np.float32)
+        return [np.broadcast_to(hidden + 1, (batch, width, self.dim)).copy()]
+
+
+def test_int8_passages_on_two_workers_are_the_vectors_of_one_worker(tmp_path: Path) -> None:
+    texts = [" ".join(["từ"] * n) for n in range(1, 60)]
+    embedders = [Embedder(tmp_path, threads=t, batch_size=4, passage_precision="int8") for t in (1, 2)]
+    for e in embedders:
+        e.__dict__["dim"] = 8
+        e._tokenizer, e._passage_session = FakeTokenizer(), PositionSession(8)
+    one, two = (e.encode_passages(texts) for e in embedders)
+    assert np.array_equal(one, two) and len({tuple(v) for v in one}) == len(texts)
+    assert [len(e._passage_session.threads) for e in embedders] == [1, 2]
