@@ -122,10 +122,10 @@ class Embedder:
         batches = length_batches([len(i) for i in ids], self.batch_size)
         random.Random(0).shuffle(batches)  # any stretch of the run is then like the whole: the ETA holds
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        widths = [max(len(ids[i]) for i in batch) for batch in batches]
 
-        def run(batch: list[int]) -> int:
-            """Embed one batch into ``out``; its cost in padded tokens."""
-            width = max(len(ids[i]) for i in batch)
+        def run(batch: list[int], width: int) -> int:
+            """Embed one batch, padded to ``width``, into ``out``; its cost in padded tokens."""
             input_ids = np.full((len(batch), width), self._tokenizer.pad_token_id, dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
             for row, i in enumerate(batch):
@@ -136,15 +136,15 @@ class Embedder:
             out[batch] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(min=1e-12)
             return len(batch) * width
 
-        total = sum(len(batch) * max(len(ids[i]) for i in batch) for batch in batches)
+        total = sum(len(batch) * width for batch, width in zip(batches, widths, strict=True))
         with tqdm(total=total, disable=not progress, desc="Embedding", unit="tok", unit_scale=True,
                   smoothing=0) as bar:
             if workers == 1:
-                for batch in batches:
-                    bar.update(run(batch))
+                for batch, width in zip(batches, widths, strict=True):
+                    bar.update(run(batch, width))
             else:
                 with ThreadPoolExecutor(workers) as pool:
-                    for cost in pool.map(run, batches):
+                    for cost in pool.map(run, batches, widths):
                         bar.update(cost)
         return out
 

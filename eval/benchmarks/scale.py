@@ -194,25 +194,19 @@ def ef_sweep(index: Any, queries: np.ndarray, truth: np.ndarray, settings: Setti
     import faiss
 
     if hasattr(index, "hnsw"):
-        breadths, final = EF_SWEEP, settings.hnsw_ef_search
-
-        def set_breadth(b: int) -> None:
-            index.hnsw.efSearch = b
+        holder, knob, breadths, final = index.hnsw, "efSearch", EF_SWEEP, settings.hnsw_ef_search
     elif hasattr(index, "nprobe"):
-        breadths, final = NPROBE_SWEEP, settings.ivf_nprobe
-
-        def set_breadth(b: int) -> None:
-            index.nprobe = b
+        holder, knob, breadths, final = index, "nprobe", NPROBE_SWEEP, settings.ivf_nprobe
     else:
         recall, ms = recall_at_10(index, queries, truth)
         name = "exact" if isinstance(index, faiss.IndexFlat) else type(index).__name__
         return {name: {"recall@10": recall, "dense_ms": ms}}
     sweep = {}
-    for b in breadths:
-        set_breadth(b)
+    for breadth in breadths:
+        setattr(holder, knob, breadth)
         recall, ms = recall_at_10(index, queries, truth)
-        sweep[str(b)] = {"recall@10": recall, "dense_ms": ms}
-    set_breadth(final)
+        sweep[str(breadth)] = {"recall@10": recall, "dense_ms": ms}
+    setattr(holder, knob, final)
     return sweep
 
 
